@@ -1,0 +1,5 @@
+"""``python -m graders``."""
+
+from graders.cli import main
+
+raise SystemExit(main())

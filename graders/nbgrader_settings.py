@@ -1,0 +1,22 @@
+"""Values ``nbgrader_config.py`` takes from the kit."""
+
+import os
+from pathlib import Path
+
+# Lines TensorFlow, absl, Keras and Python's warnings module write to stderr.
+# nbgrader's IgnorePattern drops a stderr output that matches, so log noise
+# does not zero a passing test cell. Real failures are ``error`` outputs.
+LOG_LINE_PATTERN = "|".join(
+    [
+        r"(?m)^[IWEF]\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\]",  # absl / TensorFlow C++
+        r"^\d{4}-\d\d-\d\d [\d:.]+: [IWEF] [\w./-]+:\d+\]",  # older TensorFlow C++
+        r"^WARNING: All log messages before absl::InitializeLog\(\) is called",
+        r"^(WARNING|INFO):(tensorflow|absl)",
+        r"^\S+\.py:\d+: \w*Warning: ",  # warnings.warn(...)
+    ]
+)
+
+
+def default_db_url(course_root: str | os.PathLike) -> str:
+    """The gradebook URL: ``GRADERS_DB_URL``, else the course's sqlite file."""
+    return os.environ.get("GRADERS_DB_URL", f"sqlite:///{Path(course_root).resolve() / 'gradebook.db'}")

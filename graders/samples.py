@@ -1,0 +1,140 @@
+"""Sample submissions made from the release: the solution, the untouched
+release, and partly wrong ones, each with the test cells it must fail.
+
+They are built, not stored: the solution code is read from the instructor
+notebook and put into the released notebook's answer cells, so the samples
+can never drift from the source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ASSIGNMENT = "mnist_cnn"
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A submission: edits to the solution's code cells, and the test cells it fails."""
+
+    student: str
+    description: str
+    edits: dict[str, tuple[str, str]] = field(default_factory=dict)  # grade_id -> (old, new)
+    fails: frozenset[str] = frozenset()
+    tamper: dict[str, str | None] = field(default_factory=dict)  # test grade_id -> new source, None deletes
+    untouched: bool = False
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample("solution", "the instructor's solution"),
+    Sample("untouched", "the release as handed out, nothing filled in", untouched=True),
+    Sample(
+        "no_scaling",
+        "preprocessing without the division by 255",
+        edits={"preprocess": (" / 255", "")},
+        # The accuracy checks measure the model in the input format it was trained
+        # on (checks.in_student_format), so the mistake costs the preprocessing points only.
+        fails=frozenset({"test_preprocess_values"}),
+    ),
+    Sample(
+        "padding_same",
+        'a CNN whose Conv2D layers use padding="same"',
+        edits={"cnn_model": ('activation="relu")', 'activation="relu", padding="same")')},
+        fails=frozenset({"test_cnn_architecture", "test_q_param_difference"}),
+    ),
+    Sample(
+        "narrow_dense",
+        "a dense network whose first hidden layer has 256 units instead of 512",
+        edits={"dense_model": ("layers.Dense(512", "layers.Dense(256")},
+        fails=frozenset({"test_dense_architecture", "test_q_param_difference"}),
+    ),
+    Sample(
+        "wrong_answers",
+        "two wrong answers whose test cells were deleted or replaced by `pass` (nbgrader restores them)",
+        edits={"q_conv_blocks": ("q_conv_blocks = 2", "q_conv_blocks = 3"),
+               "q_dense_activation": ('"softmax"', '"sigmoid"')},
+        tamper={"test_q_conv_blocks": None, "test_q_dense_activation": "pass"},
+        fails=frozenset({"test_q_conv_blocks", "test_q_dense_activation"}),
+    ),
+)
+
+
+def grade_id(cell) -> str | None:
+    """The nbgrader grade_id of a cell, if any."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def solution_code(source_nb) -> dict[str, str]:
+    """The code of each solution code cell of the instructor notebook, by grade_id."""
+    solutions = {}
+    for cell in source_nb.cells:
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and nbgrader.get("solution"):
+            match = SOLUTION_REGION.search(cell.source)
+            if match is None:
+                raise ValueError(f"solution cell {nbgrader['grade_id']} has no BEGIN/END SOLUTION region")
+            solutions[nbgrader["grade_id"]] = match.group(1).rstrip("\n")
+    return solutions
+
+
+def autograded_tests(notebook) -> dict[str, float]:
+    """Points of each autograded test cell, by grade_id."""
+    return {
+        grade_id(cell): float(cell.metadata["nbgrader"].get("points", 0))
+        for cell in notebook.cells
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+def expected_scores(sample: Sample, release_nb) -> dict[str, float]:
+    """The score each autograded test cell must get for ``sample``."""
+    tests = autograded_tests(release_nb)
+    unknown = sample.fails - tests.keys()
+    if unknown:
+        raise ValueError(f"sample {sample.student} names unknown test cells: {sorted(unknown)}")
+    return {name: 0.0 if sample.untouched or name in sample.fails else points for name, points in tests.items()}
+
+
+def build(sample: Sample, source_nb, release_nb):
+    """The submitted notebook for ``sample``."""
+    submission = nbformat.from_dict(release_nb)
+    if sample.untouched:
+        return submission
+    solutions = solution_code(source_nb)
+    for name, (old, new) in sample.edits.items():
+        if old not in solutions[name]:
+            raise ValueError(f"sample {sample.student}: {old!r} is not in the solution of {name}")
+        solutions[name] = solutions[name].replace(old, new)
+    kept = []
+    for cell in submission.cells:
+        name = grade_id(cell)
+        if name in solutions:
+            if CODE_STUB not in cell.source:
+                raise ValueError(f"released cell {name} has no `{CODE_STUB}` stub")
+            cell.source = cell.source.replace(CODE_STUB, solutions[name])
+        elif name in sample.tamper:
+            if sample.tamper[name] is None:
+                continue
+            cell.source = sample.tamper[name]
+        kept.append(cell)
+    submission.cells = kept
+    return submission
+
+
+def write_submissions(course: Path, samples: tuple[Sample, ...] = SAMPLES) -> list[Path]:
+    """Write each sample to ``course/submitted/<student>/mnist_cnn/``; return the paths."""
+    source_nb = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release_nb = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    paths = []
+    for sample in samples:
+        path = course / "submitted" / sample.student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(build(sample, source_nb, release_nb), path)
+        paths.append(path)
+    return paths
