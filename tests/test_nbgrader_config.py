@@ -49,7 +49,7 @@ def scores(tmp_path_factory):
         yield autograded_scores(default_db_url(course), "noisy", "noisy")["student"]
 
 
-def test_log_lines_on_stderr_do_not_zero_a_passing_graded_cell(scores):
+def test_log_lines_on_stderr_do_not_zero_a_passing_test_cell(scores):
     assert scores["test_noisy_but_passing"] == 1
 
 
