@@ -21,8 +21,14 @@ from graders.samples import ASSIGNMENT, SAMPLES, autograded_tests, expected_scor
 
 
 def nbgrader(course: Path, *args: str) -> None:
-    """Run an nbgrader command in the course folder, failing loudly."""
-    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, check=True)
+    """Run an nbgrader command in the course folder, failing loudly.
+
+    This environment's scripts folder goes first on PATH: nbgrader runs the
+    ``alembic`` command, which an unactivated virtual environment would miss.
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, check=True, env=env)
 
 
 def ensure_data(course: Path, console: Console) -> None:
