@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -20,6 +21,15 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.course)
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from graders.grade import grade_command
+    from graders.sandbox import Limits
+
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
+                    memory_bytes=int(args.memory_gib * 1024**3))
+    return grade_command(args.notebook, args.output, limits)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graders", description="Grading kit for the MNIST CNN lesson.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -28,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("path", type=Path, nargs="?", default=Path("data/mnist.npz"))
     sample.set_defaults(run=_sample_data)
 
+    grade = commands.add_parser("grade", help="grade one submitted notebook in a sandbox; write Gradescope JSON")
+    grade.add_argument("notebook", type=Path)
+    grade.add_argument("--output", type=Path, help="write Gradescope's results.json here")
+    grade.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
+    grade.add_argument("--timeout", type=int, default=3600, help="seconds for the whole notebook (default 3600)")
+    grade.add_argument("--memory-gib", type=float, default=16, help="address-space limit of the kernel (GiB)")
+    grade.set_defaults(run=_grade)
+
     demo = commands.add_parser("demo", help="release the assignment, autograde the sample submissions, print scores")
     demo.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
     demo.set_defaults(run=_demo)
@@ -35,5 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
     args = build_parser().parse_args(argv)
     return args.run(args)

@@ -14,10 +14,11 @@ import nbformat
 from rich.console import Console
 from rich.table import Table
 
+from graders.assignment import ASSIGNMENT, autograded_tests
 from graders.data import ENV_VAR, write_sample_npz
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
-from graders.samples import ASSIGNMENT, SAMPLES, autograded_tests, expected_scores, write_submissions
+from graders.samples import SAMPLES, expected_scores, write_submissions
 
 
 def nbgrader(course: Path, *args: str) -> None:

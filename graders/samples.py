@@ -14,7 +14,8 @@ from pathlib import Path
 
 import nbformat
 
-ASSIGNMENT = "mnist_cnn"
+from graders.assignment import ASSIGNMENT, autograded_tests, grade_id
+
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
@@ -65,11 +66,6 @@ SAMPLES: tuple[Sample, ...] = (
 )
 
 
-def grade_id(cell) -> str | None:
-    """The nbgrader grade_id of a cell, if any."""
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 def solution_code(source_nb) -> dict[str, str]:
     """The code of each solution code cell of the instructor notebook, by grade_id."""
     solutions = {}
@@ -81,15 +77,6 @@ def solution_code(source_nb) -> dict[str, str]:
                 raise ValueError(f"solution cell {nbgrader['grade_id']} has no BEGIN/END SOLUTION region")
             solutions[nbgrader["grade_id"]] = match.group(1).rstrip("\n")
     return solutions
-
-
-def autograded_tests(notebook) -> dict[str, float]:
-    """Points of each autograded test cell, by grade_id."""
-    return {
-        grade_id(cell): float(cell.metadata["nbgrader"].get("points", 0))
-        for cell in notebook.cells
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-    }
 
 
 def expected_scores(sample: Sample, release_nb) -> dict[str, float]:

@@ -11,11 +11,12 @@ import nbformat
 import pytest
 from course import copy_course
 
+from graders.assignment import ASSIGNMENT, autograded_tests
 from graders.data import ENV_VAR
 from graders.demo import nbgrader
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
-from graders.samples import ASSIGNMENT, SAMPLES, autograded_tests, expected_scores, write_submissions
+from graders.samples import SAMPLES, expected_scores, write_submissions
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,9 @@ import pytest
 from conftest import ROOT
 from course import copy_course
 
+from graders.assignment import ASSIGNMENT, autograded_tests
 from graders.demo import nbgrader
-from graders.samples import ASSIGNMENT, CODE_STUB, SOLUTION_REGION, autograded_tests
+from graders.samples import CODE_STUB, SOLUTION_REGION
 
 NOTEBOOK = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
 RELEASE = ROOT / "release" / NOTEBOOK

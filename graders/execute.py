@@ -1,0 +1,140 @@
+"""Execute a prepared notebook in a sandbox, within its limits.
+
+Before the student's code, a cell fixes the seeds of Python, NumPy and
+TensorFlow/Keras and asks for deterministic ops. After every test cell and at
+the end, an export cell writes the objects under test. Every limit that is hit
+becomes an event in the report; execution stops there and the last exports
+are graded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from graders.export import export_code
+from graders.sandbox import Limits, Sandbox
+
+SEED = 0
+SEED_CODE = f"""
+import os, random
+import numpy
+random.seed({SEED})
+numpy.random.seed({SEED})
+try:
+    import keras, tensorflow
+    keras.utils.set_random_seed({SEED})
+    tensorflow.config.experimental.enable_op_determinism()
+except ImportError:
+    pass
+del os, random, numpy
+""".strip()
+
+GRADER_CELL = {"graders": {"internal": True}}
+
+
+@dataclass
+class ExecutionReport:
+    """What happened while the notebook ran."""
+
+    seconds: float = 0.0
+    events: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # grade_id -> error raised in that cell
+    completed: bool = False
+
+
+class StopExecution(Exception):
+    """A limit was hit: stop executing and grade what was exported."""
+
+
+def _grader_cell(source: str) -> NotebookNode:
+    return nbformat.v4.new_code_cell(source, metadata=dict(GRADER_CELL))
+
+
+def instrument(notebook: NotebookNode, sandbox: Sandbox) -> NotebookNode:
+    """The notebook with the seeding cell first and an export cell after each test cell and at the end."""
+    export = export_code(sandbox.exports)
+    cells = [_grader_cell(SEED_CODE)]
+    for cell in notebook.cells:
+        cells.append(cell)
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get("solution"):
+            cells.append(_grader_cell(export))
+    cells.append(_grader_cell(export))
+    return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
+
+
+def _label(cell: NotebookNode, index: int) -> str:
+    name = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell `{name}`" if name else f"cell {index}"
+
+
+class LimitedClient(NotebookClient):
+    """nbclient with a notebook deadline and an output budget."""
+
+    def __init__(self, notebook: NotebookNode, limits: Limits, report: ExecutionReport, **kwargs):
+        super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=False,
+                         kernel_name="python3", shutdown_kernel="immediate", **kwargs)
+        self.limits, self.report = limits, report
+        self.deadline = time.monotonic() + limits.notebook_seconds
+        self.cell_bytes: dict[int, int] = {}
+        self.total_bytes = 0
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.report.events.append(f"notebook time limit of {self.limits.notebook_seconds} s reached before "
+                                      f"{_label(cell, cell_index)}")
+            raise StopExecution
+        self.timeout = max(1, int(min(self.limits.cell_seconds, remaining)))
+        try:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except CellTimeoutError:
+            self.report.events.append(f"{_label(cell, cell_index)}: timed out after {self.timeout} s")
+            raise StopExecution from None
+        except DeadKernelError:
+            self.report.events.append(f"{_label(cell, cell_index)}: the kernel died (exit, crash or memory limit)")
+            raise StopExecution from None
+        name = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and name:
+                self.report.errors[name] = f"{output.get('ename')}: {output.get('evalue')}"
+        return cell
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + len(str(content.get("data", "")))
+        used = self.cell_bytes.get(cell_index, 0)
+        if used + size > self.limits.output_bytes_per_cell or self.total_bytes + size > self.limits.output_bytes:
+            if used <= self.limits.output_bytes_per_cell:  # note it once per cell
+                self.cell_bytes[cell_index] = self.limits.output_bytes_per_cell + 1
+                self.report.events.append(f"cell {cell_index}: output limit reached, further output dropped")
+            return None
+        self.cell_bytes[cell_index] = used + size
+        self.total_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def execute(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, ExecutionReport]:
+    """Run ``notebook`` in ``sandbox``; return the executed notebook and the report."""
+    report = ExecutionReport()
+    instrumented = instrument(notebook, sandbox)
+    client = LimitedClient(instrumented, sandbox.limits, report,
+                           kernel_manager_class=sandbox.kernel_manager_class(),
+                           resources={"metadata": {"path": str(sandbox.root)}})
+    start = time.monotonic()
+    try:
+        client.execute(env=sandbox.environment())
+        report.completed = True
+    except StopExecution:
+        pass
+    except (RuntimeError, DeadKernelError) as error:  # the kernel never started or died between cells
+        report.events.append(f"the kernel stopped: {error}")
+    finally:
+        report.seconds = time.monotonic() - start
+    return instrumented, report

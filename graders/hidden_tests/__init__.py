@@ -1,0 +1,1 @@
+"""The checks ``graders grade`` runs in its own process, as pytest files."""

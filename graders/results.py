@@ -1,0 +1,71 @@
+"""Turn check results into Gradescope's results.json and a table for people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from graders.run_checks import CheckResult
+
+
+@dataclass
+class Grading:
+    """Everything ``graders grade`` found about one submission."""
+
+    points: dict[str, float]  # test cell -> max points, in notebook order
+    checks: dict[str, CheckResult]
+    seconds: float
+    events: list[str] = field(default_factory=list)
+
+    def score(self, name: str) -> float:
+        result = self.checks.get(name)
+        return self.points[name] if result is not None and result.passed else 0.0
+
+    def message(self, name: str) -> str:
+        result = self.checks.get(name)
+        if result is None:
+            return "not checked"
+        return "passed" if result.passed else result.message
+
+
+def to_gradescope(grading: Grading) -> dict:
+    """Gradescope's results.json; hidden checks' output visible after the due date."""
+    tests = []
+    for name, points in grading.points.items():
+        result = grading.checks.get(name)
+        tests.append({
+            "name": name,
+            "score": grading.score(name),
+            "max_score": points,
+            "status": "passed" if grading.score(name) == points else "failed",
+            "output": grading.message(name),
+            "visibility": "after_due_date" if result is not None and result.hidden else "visible",
+        })
+    return {
+        "score": sum(test["score"] for test in tests),
+        "max_score": sum(grading.points.values()),
+        "execution_time": round(grading.seconds, 1),
+        "output": "\n".join(grading.events) or "The notebook ran to the end.",
+        "tests": tests,
+    }
+
+
+def print_table(grading: Grading, title: str, console: Console | None = None) -> None:
+    """The per-check table: check, points, passed or why not."""
+    console = console or Console()
+    table = Table(title=title, show_lines=False)
+    table.add_column("check")
+    table.add_column("points", justify="right")
+    table.add_column("result", overflow="fold")
+    for name, points in grading.points.items():
+        score = grading.score(name)
+        message = grading.message(name).split("\n\n")[0]
+        table.add_row(name, f"{score:g} / {points:g}", message, style=None if score == points else "red")
+    console.print(table)
+    for event in grading.events:
+        console.print(f"[yellow]{event}[/]")
+    total = sum(grading.score(name) for name in grading.points)
+    console.print(f"[bold]score {total:g} / {sum(grading.points.values()):g}[/] "
+                  f"(execution {grading.seconds:.1f} s)")
