@@ -26,8 +26,14 @@ def _grade(args: argparse.Namespace) -> int:
     from graders.sandbox import Limits
 
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
-                    memory_bytes=int(args.memory_gib * 1024**3))
-    return grade_command(args.notebook, args.output, limits)
+                    memory_bytes=int(args.memory_gib * 1024**3), processes=args.max_processes)
+    if len(args.notebook) > 1 and args.output is not None:
+        raise SystemExit("graders grade: --output takes one notebook; use --output-dir for several")
+    status = 0
+    for notebook in args.notebook:
+        output = args.output or (args.output_dir / f"{notebook.stem}.json" if args.output_dir else None)
+        status |= grade_command(notebook, output, limits)
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample_data)
 
     grade = commands.add_parser("grade", help="grade one submitted notebook in a sandbox; write Gradescope JSON")
-    grade.add_argument("notebook", type=Path)
-    grade.add_argument("--output", type=Path, help="write Gradescope's results.json here")
+    grade.add_argument("notebook", type=Path, nargs="+")
+    grade.add_argument("--output", type=Path, help="write Gradescope's results.json here (one notebook)")
+    grade.add_argument("--output-dir", type=Path, help="write NOTEBOOK_STEM.json here for each notebook")
     grade.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
     grade.add_argument("--timeout", type=int, default=3600, help="seconds for the whole notebook (default 3600)")
     grade.add_argument("--memory-gib", type=float, default=16, help="address-space limit of the kernel (GiB)")
+    grade.add_argument("--max-processes", type=int, default=1024, help="processes and threads of the sandbox user")
     grade.set_defaults(run=_grade)
 
     demo = commands.add_parser("demo", help="release the assignment, autograde the sample submissions, print scores")

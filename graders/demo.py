@@ -18,6 +18,7 @@ from graders.assignment import ASSIGNMENT, autograded_tests
 from graders.data import ENV_VAR, write_sample_npz
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
+from graders.results import make_console
 from graders.samples import SAMPLES, expected_scores, write_submissions
 
 
@@ -45,7 +46,7 @@ def ensure_data(course: Path, console: Console) -> None:
 
 def run_demo(course: Path) -> int:
     """Release, build and autograde the sample submissions; 0 when every score is as expected."""
-    console = Console()
+    console = make_console()
     course = course.resolve()
     ensure_data(course, console)
     console.rule("nbgrader generate_assignment")

@@ -44,7 +44,6 @@ class ExecutionReport:
 
     seconds: float = 0.0
     events: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)  # grade_id -> error raised in that cell
     completed: bool = False
 
 
@@ -78,7 +77,9 @@ class LimitedClient(NotebookClient):
     """nbclient with a notebook deadline and an output budget."""
 
     def __init__(self, notebook: NotebookNode, limits: Limits, report: ExecutionReport, **kwargs):
-        super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=False,
+        super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
+                         error_on_timeout={"ename": "CellTimeoutError", "evalue": "cell timed out",
+                                           "traceback": ["CellTimeoutError: the grader's cell time limit was reached"]},
                          kernel_name="python3", shutdown_kernel="immediate", **kwargs)
         self.limits, self.report = limits, report
         self.deadline = time.monotonic() + limits.notebook_seconds
@@ -92,19 +93,25 @@ class LimitedClient(NotebookClient):
                                       f"{_label(cell, cell_index)}")
             raise StopExecution
         self.timeout = max(1, int(min(self.limits.cell_seconds, remaining)))
+        self.current = _label(cell, cell_index)
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        except CellTimeoutError:
-            self.report.events.append(f"{_label(cell, cell_index)}: timed out after {self.timeout} s")
+        except CellTimeoutError:  # the interrupt did not take: the kernel cannot run anything else
             raise StopExecution from None
         except DeadKernelError:
             self.report.events.append(f"{_label(cell, cell_index)}: the kernel died (exit, crash or memory limit)")
             raise StopExecution from None
-        name = cell.metadata.get("nbgrader", {}).get("grade_id")
+        nbgrader = cell.metadata.get("nbgrader", {})
+        is_test = nbgrader.get("grade") and not nbgrader.get("solution")
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and name:
-                self.report.errors[name] = f"{output.get('ename')}: {output.get('evalue')}"
+            if output.get("output_type") == "error" and not is_test and output.get("ename") != "CellTimeoutError":
+                self.report.events.append(f"{self.current}: {output.get('ename')}: {str(output.get('evalue'))[:200]}")
         return cell
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt the kernel and go on with the next cell; the notebook deadline bounds the total."""
+        self.report.events.append(f"{self.current}: timed out after {timeout} s")
+        return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})

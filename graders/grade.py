@@ -6,22 +6,20 @@ execute (sandbox) -> export -> check (this process) -> report.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 from graders.assignment import autograded_tests, read_release
 from graders.data import provisioned_path
 from graders.execute import execute
-from graders.export import Exports, load_exports
+from graders.export import load_exports
 from graders.results import Grading, print_table, to_gradescope
 from graders.run_checks import run_checks
 from graders.sandbox import Limits, Sandbox
 from graders.submission import SubmissionError, read_submission, restore_assignment_cells
 
 
-def grade(notebook: Path, limits: Limits | None = None, release: Path | None = None,
-          keep_executed: Path | None = None) -> Grading:
+def grade(notebook: Path, limits: Limits | None = None, release: Path | None = None) -> Grading:
     """Grade one submitted notebook."""
     limits = limits or Limits()
     release_nb = read_release(release) if release else read_release()
@@ -34,14 +32,13 @@ def grade(notebook: Path, limits: Limits | None = None, release: Path | None = N
         return Grading(points, {}, time.monotonic() - start, [str(error)])
     with Sandbox(limits, hide=(notebook.resolve().parent, data.resolve().parent)) as sandbox:
         sandbox.add_file(data, "mnist.npz")
-        executed, report = execute(prepared.notebook, sandbox)
-        if keep_executed is not None:
-            import nbformat
-
-            nbformat.write(executed, keep_executed)
-        exports = load_exports(sandbox.exports) if sandbox.exports.is_dir() else Exports()
+        _, report = execute(prepared.notebook, sandbox)
+        exports = load_exports(sandbox.exports)
+        isolation = [] if sandbox.user is not None else [
+            "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
+            "network isolation (resource limits and checks outside the kernel still apply)"]
     checks = run_checks(exports)
-    return Grading(points, checks, time.monotonic() - start, prepared.notes + report.events)
+    return Grading(points, checks, time.monotonic() - start, isolation + prepared.notes + report.events)
 
 
 def grade_command(notebook: Path, output: Path | None, limits: Limits) -> int:
@@ -51,5 +48,4 @@ def grade_command(notebook: Path, output: Path | None, limits: Limits) -> int:
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(to_gradescope(grading), indent=2) + "\n")
-    shutil.rmtree(Path(notebook).parent / "__pycache__", ignore_errors=True)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -52,9 +53,14 @@ def to_gradescope(grading: Grading) -> dict:
     }
 
 
+def make_console() -> Console:
+    """A console that does not wrap tables at 80 columns when writing to a file or pipe."""
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
 def print_table(grading: Grading, title: str, console: Console | None = None) -> None:
     """The per-check table: check, points, passed or why not."""
-    console = console or Console()
+    console = console or make_console()
     table = Table(title=title, show_lines=False)
     table.add_column("check")
     table.add_column("points", justify="right")

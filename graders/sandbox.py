@@ -4,13 +4,14 @@ The kernel runs in a fresh temporary folder holding only the notebook and a
 copy of the data. When the grader is root, the kernel starts in new mount and
 network namespaces (``unshare``), sees empty folders in place of the course,
 the kit's sources, other users' homes and ``/tmp``, and runs as an
-unprivileged user; it talks to the grader over Unix sockets in its folder.
+unprivileged user of its own; it talks to the grader over Unix sockets in its folder.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import sys
 import tempfile
@@ -38,12 +39,25 @@ class Limits:
     output_bytes: int = 10 * MiB
 
 
+FIRST_SANDBOX_UID = 1_000_000
+SANDBOX_UIDS = 1_000_000
+
+
 def unprivileged_user() -> tuple[int, int] | None:
-    """The uid and gid the kernel drops to when the grader is root."""
+    """The uid and gid the kernel drops to when the grader is root.
+
+    By default a fresh uid of its own, with no account, so that limits counted
+    per user (processes) and file permissions never couple two sandboxes;
+    ``GRADERS_SANDBOX_USER`` names an account to use instead.
+    """
     if os.geteuid() != 0:
         return None
-    user = pwd.getpwnam(os.environ.get("GRADERS_SANDBOX_USER", "nobody"))
-    return user.pw_uid, user.pw_gid
+    name = os.environ.get("GRADERS_SANDBOX_USER")
+    if name:
+        user = pwd.getpwnam(name)
+        return user.pw_uid, user.pw_gid
+    uid = FIRST_SANDBOX_UID + secrets.randbelow(SANDBOX_UIDS)
+    return uid, uid
 
 
 def is_isolated() -> bool:
@@ -88,7 +102,7 @@ class Sandbox:
         command += [arg for path in self.hide for arg in ("--hide", str(path))]
         command += [arg for path in self.scratch for arg in ("--scratch", str(path))]
         command += [arg for path in sorted(keep) for arg in ("--keep", str(path))]
-        return ["unshare", "--mount", "--net", "--fork", "--kill-child", "--", *command, "--"]
+        return ["unshare", "--mount", "--net", "--pid", "--mount-proc", "--fork", "--kill-child", "--", *command, "--"]
 
     def kernel_manager_class(self) -> type[AsyncKernelManager]:
         """A kernel manager class whose kernels start inside this sandbox, on Unix sockets."""

@@ -7,6 +7,10 @@ sqlite gradebook, per grade cell.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import nbformat
 import pytest
 from course import copy_course
@@ -83,3 +87,22 @@ def test_regrading_the_same_submission_gives_identical_scores(course, scores):
     nbgrader(course, "autograde", ASSIGNMENT, "--force", "--student", "solution")
     again = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)
     assert again["solution"] == scores["solution"]
+
+
+AGREEMENT_SAMPLES = ("solution", "no_scaling", "padding_same")
+
+
+def test_graders_grade_agrees_with_nbgrader_autograde_check_by_check(course, scores, tmp_path):
+    notebooks = [course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb" for student in AGREEMENT_SAMPLES]
+    copies = []
+    for student, notebook in zip(AGREEMENT_SAMPLES, notebooks, strict=True):
+        copy = tmp_path / f"{student}.ipynb"
+        copy.write_bytes(notebook.read_bytes())
+        copies.append(copy)
+    process = subprocess.run([sys.executable, "-m", "graders", "grade", *map(str, copies), "--output-dir",
+                              str(tmp_path / "results")], capture_output=True, text=True, timeout=1800)
+    assert process.returncode == 0, process.stderr[-3000:]
+    for student in AGREEMENT_SAMPLES:
+        result = json.loads((tmp_path / "results" / f"{student}.json").read_text())
+        engine = {test["name"]: test["score"] for test in result["tests"]}
+        assert engine == scores[student], f"{student}: graders grade {engine} != nbgrader {scores[student]}"

@@ -1,0 +1,83 @@
+"""``graders grade``: the adversarial corpus, limits, results.json, agreement with nbgrader.
+
+Every corpus entry is graded in one ``graders grade`` run (a real sandboxed
+kernel per entry); each must get exactly its expected score, never more than
+the honest work in it earns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from corpus import ATTACKS, write_corpus
+
+from graders.data import ENV_VAR
+
+pytestmark = pytest.mark.slow
+
+CORPUS_LIMITS = ["--cell-timeout", "30", "--timeout", "600", "--memory-gib", "4", "--max-processes", "400"]
+PROTECTED = [ROOT / "graders" / "checks.py", ROOT / "release" / "mnist_cnn" / "mnist_cnn.ipynb"]
+
+
+def start_grade(notebooks: list[Path], output_dir: Path, npz: Path, *limits: str) -> subprocess.Popen:
+    env = {**os.environ, ENV_VAR: str(npz)}
+    return subprocess.Popen([sys.executable, "-m", "graders", "grade", *map(str, notebooks), "--output-dir",
+                             str(output_dir), *limits], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.fixture(scope="module")
+def corpus_results(tmp_path_factory, sample_npz):
+    folder = tmp_path_factory.mktemp("corpus")
+    before = {path: path.read_bytes() for path in PROTECTED}
+    notebooks = write_corpus(folder / "submissions")
+    # Two graders at once, as a batch would run them: no entry may disturb the other's.
+    processes = [start_grade(notebooks[half::2], folder / "results", sample_npz, *CORPUS_LIMITS) for half in (0, 1)]
+    outputs = [process.communicate(timeout=3000) for process in processes]
+    for process, (stdout, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    after = {path: path.read_bytes() for path in PROTECTED}
+    results = {attack.name: json.loads((folder / "results" / f"{attack.name}.json").read_text())
+               for attack in ATTACKS}
+    return results, before == after, "".join(stdout for stdout, _ in outputs)
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[attack.name for attack in ATTACKS])
+def test_attack_scores_exactly_what_its_honest_work_earns(corpus_results, attack):
+    results, _, _ = corpus_results
+    result = results[attack.name]
+    assert result["score"] == attack.expected, json.dumps(result, indent=1)[:3000]
+    outputs = result["output"] + "\n".join(test["output"] for test in result["tests"])
+    assert attack.message in outputs
+
+
+def test_no_attack_changed_the_grader_files(corpus_results):
+    _, unchanged, _ = corpus_results
+    assert unchanged
+    assert not Path("/tmp/graders-pwned").exists()
+
+
+def test_results_follow_gradescope_format(corpus_results):
+    results, _, _ = corpus_results
+    result = results["override_methods"]
+    assert set(result) >= {"score", "max_score", "execution_time", "tests"}
+    assert result["max_score"] == 20
+    for test in result["tests"]:
+        assert set(test) == {"name", "score", "max_score", "status", "output", "visibility"}
+        assert test["status"] in ("passed", "failed")
+        assert test["visibility"] in ("visible", "after_due_date")
+    visibility = {test["name"]: test["visibility"] for test in result["tests"]}
+    assert visibility["test_cnn_shapes"] == "visible"
+    assert visibility["test_cnn_architecture"] == "after_due_date"
+
+
+def test_the_table_names_each_check_and_why_it_failed(corpus_results):
+    _, _, stdout = corpus_results
+    assert "test_cnn_architecture" in stdout and "differs from the lesson's network" in stdout
+    assert "timed out after 30 s" in stdout
