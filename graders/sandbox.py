@@ -74,7 +74,9 @@ class Sandbox:
         self.exports = self.root / "exports"
         self.exports.mkdir()
         self.user = unprivileged_user() if is_isolated() else None
-        self.hide = (Path(graders.__file__).resolve().parent.parent, Path("/root"), Path("/home"), *hide)
+        package = Path(graders.__file__).resolve().parent
+        course = package.parent if (package.parent / "source").is_dir() else package  # a checkout, or site-packages
+        self.hide = (package, course, Path("/root"), Path("/home"), *hide)
         self.scratch = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))
         if self.user is not None:
             for path in (self.root, self.exports):
