@@ -44,7 +44,6 @@ class ExecutionReport:
 
     seconds: float = 0.0
     events: list[str] = field(default_factory=list)
-    completed: bool = False
 
 
 class StopExecution(Exception):
@@ -55,33 +54,39 @@ def _grader_cell(source: str) -> NotebookNode:
     return nbformat.v4.new_code_cell(source, metadata=dict(GRADER_CELL))
 
 
-def instrument(notebook: NotebookNode, sandbox: Sandbox) -> NotebookNode:
-    """The notebook with the seeding cell first and an export cell after each test cell and at the end."""
+def _label(cell: NotebookNode, number: int) -> str:
+    """How a report names a cell: its grade_id, else its position in the submission."""
+    name = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell `{name}`" if name else f"cell {number} of the submission"
+
+
+def instrument(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, list[str]]:
+    """The notebook with the seeding cell first and an export cell after each test cell and at
+    the end, and the label of each of its cells."""
     export = export_code(sandbox.exports)
-    cells = [_grader_cell(SEED_CODE)]
-    for cell in notebook.cells:
+    cells, labels = [_grader_cell(SEED_CODE)], ["the grader's seeding cell"]
+    for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
+        labels.append(_label(cell, number))
         nbgrader = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get("solution"):
             cells.append(_grader_cell(export))
+            labels.append("the grader's export cell")
     cells.append(_grader_cell(export))
-    return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
-
-
-def _label(cell: NotebookNode, index: int) -> str:
-    name = cell.metadata.get("nbgrader", {}).get("grade_id")
-    return f"cell `{name}`" if name else f"cell {index}"
+    labels.append("the grader's export cell")
+    return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata), labels
 
 
 class LimitedClient(NotebookClient):
     """nbclient with a notebook deadline and an output budget."""
 
-    def __init__(self, notebook: NotebookNode, limits: Limits, report: ExecutionReport, **kwargs):
+    def __init__(self, notebook: NotebookNode, labels: list[str], limits: Limits, report: ExecutionReport,
+                 **kwargs):
         super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
                          error_on_timeout={"ename": "CellTimeoutError", "evalue": "cell timed out",
                                            "traceback": ["CellTimeoutError: the grader's cell time limit was reached"]},
                          kernel_name="python3", shutdown_kernel="immediate", **kwargs)
-        self.limits, self.report = limits, report
+        self.labels, self.limits, self.report = labels, limits, report
         self.deadline = time.monotonic() + limits.notebook_seconds
         self.cell_bytes: dict[int, int] = {}
         self.total_bytes = 0
@@ -90,16 +95,16 @@ class LimitedClient(NotebookClient):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             self.report.events.append(f"notebook time limit of {self.limits.notebook_seconds} s reached before "
-                                      f"{_label(cell, cell_index)}")
+                                      f"{self.labels[cell_index]}")
             raise StopExecution
         self.timeout = max(1, int(min(self.limits.cell_seconds, remaining)))
-        self.current = _label(cell, cell_index)
+        self.current = self.labels[cell_index]
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except CellTimeoutError:  # the interrupt did not take: the kernel cannot run anything else
             raise StopExecution from None
         except DeadKernelError:
-            self.report.events.append(f"{_label(cell, cell_index)}: the kernel died (exit, crash or memory limit)")
+            self.report.events.append(f"{self.current}: the kernel died (exit, crash or memory limit)")
             raise StopExecution from None
         nbgrader = cell.metadata.get("nbgrader", {})
         is_test = nbgrader.get("grade") and not nbgrader.get("solution")
@@ -120,7 +125,7 @@ class LimitedClient(NotebookClient):
         if used + size > self.limits.output_bytes_per_cell or self.total_bytes + size > self.limits.output_bytes:
             if used <= self.limits.output_bytes_per_cell:  # note it once per cell
                 self.cell_bytes[cell_index] = self.limits.output_bytes_per_cell + 1
-                self.report.events.append(f"cell {cell_index}: output limit reached, further output dropped")
+                self.report.events.append(f"{self.labels[cell_index]}: output limit reached, further output dropped")
             return None
         self.cell_bytes[cell_index] = used + size
         self.total_bytes += size
@@ -130,14 +135,13 @@ class LimitedClient(NotebookClient):
 def execute(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, ExecutionReport]:
     """Run ``notebook`` in ``sandbox``; return the executed notebook and the report."""
     report = ExecutionReport()
-    instrumented = instrument(notebook, sandbox)
-    client = LimitedClient(instrumented, sandbox.limits, report,
+    instrumented, labels = instrument(notebook, sandbox)
+    client = LimitedClient(instrumented, labels, sandbox.limits, report,
                            kernel_manager_class=sandbox.kernel_manager_class(),
                            resources={"metadata": {"path": str(sandbox.root)}})
     start = time.monotonic()
     try:
         client.execute(env=sandbox.environment())
-        report.completed = True
     except StopExecution:
         pass
     except (RuntimeError, DeadKernelError) as error:  # the kernel never started or died between cells
