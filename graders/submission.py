@@ -44,9 +44,9 @@ def read_submission(path: Path) -> NotebookNode:
     try:
         raw = json.loads(Path(path).read_bytes())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SubmissionError(f"{path} is not a readable notebook: {error}") from error
+        raise SubmissionError(f"{Path(path).name} is not a readable notebook: {error}") from error
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        raise SubmissionError(f"{path} is not a notebook: no list of cells")
+        raise SubmissionError(f"{Path(path).name} is not a notebook: no list of cells")
     cells = []
     for cell in raw["cells"]:
         if isinstance(cell, dict) and cell.get("cell_type") in ("code", "markdown", "raw"):
