@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 
@@ -22,8 +23,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from graders.data import provisioned_path
     from graders.grade import grade_command
     from graders.sandbox import Limits
+
+    try:
+        provisioned_path()
+    except FileNotFoundError as error:
+        print(f"graders grade: {error}", file=sys.stderr)
+        return 2
 
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
                     memory_bytes=int(args.memory_gib * 1024**3), processes=args.max_processes)

@@ -73,6 +73,8 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="graders-sandbox-"))
         self.exports = self.root / "exports"
         self.exports.mkdir()
+        # Outside /tmp, which the kernel sees as a private scratch: see sandbox_launch.isolate.
+        self.stash = Path(tempfile.mkdtemp(prefix="graders-stash-", dir="/run" if os.path.isdir("/run") else None))
         self.user = unprivileged_user() if is_isolated() else None
         package = Path(graders.__file__).resolve().parent
         course = package.parent if (package.parent / "source").is_dir() else package  # a checkout, or site-packages
@@ -104,6 +106,7 @@ class Sandbox:
         command += [arg for path in self.hide for arg in ("--hide", str(path))]
         command += [arg for path in self.scratch for arg in ("--scratch", str(path))]
         command += [arg for path in sorted(keep) for arg in ("--keep", str(path))]
+        command += ["--stash", str(self.stash)]
         return ["unshare", "--mount", "--net", "--pid", "--mount-proc", "--fork", "--kill-child", "--", *command, "--"]
 
     def kernel_manager_class(self) -> type[AsyncKernelManager]:
@@ -133,6 +136,7 @@ class Sandbox:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.stash, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self

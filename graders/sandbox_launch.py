@@ -55,10 +55,13 @@ def hide(path: Path, keep: list[Path], stash: Path, scratch_bytes: int = 0) -> N
         _mount("--bind", str(target), str(inside))
 
 
-def isolate(hidden: list[Path], scratch: list[Path], scratch_bytes: int, keep: list[Path]) -> None:
-    """Hide ``hidden``, empty ``scratch``, keep the ``keep`` paths reachable for an unprivileged user."""
+def isolate(hidden: list[Path], scratch: list[Path], scratch_bytes: int, keep: list[Path], stash: Path) -> None:
+    """Hide ``hidden``, empty ``scratch``, keep the ``keep`` paths reachable for an unprivileged user.
+
+    ``stash`` is an empty folder outside every hidden path, where kept paths wait
+    while their parent is covered; a tmpfs there keeps it empty for the host.
+    """
     _mount("--make-rprivate", "/")
-    stash = Path(tempfile.mkdtemp(prefix="graders-stash-", dir="/run" if os.path.isdir("/run") else None))
     _mount("-t", "tmpfs", "-o", "mode=700", "tmpfs", str(stash))
     for path in hidden:
         if path.exists():
@@ -99,13 +102,14 @@ def main() -> None:
     parser.add_argument("--hide", type=Path, action="append", default=[])
     parser.add_argument("--scratch", type=Path, action="append", default=[])
     parser.add_argument("--keep", type=Path, action="append", default=[])
+    parser.add_argument("--stash", type=Path)
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
 
     if os.geteuid() == 0:
         isolate([p.resolve() for p in args.hide], [p.resolve() for p in args.scratch], args.file_size,
-                [p.resolve() for p in args.keep])
+                [p.resolve() for p in args.keep], args.stash)
         if args.uid is not None:
             connection = connection_file(kernel)
             if connection is not None:

@@ -74,3 +74,16 @@ def test_exports_load_safely(tmp_path):
     assert exports.answers == {"q_pool_params": 0}
     with pytest.raises(AssertionError, match="`q_conv_blocks` was not defined"):
         exports.get("q_conv_blocks")
+
+
+def test_grade_without_provisioned_data_fails_cleanly(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {name: value for name, value in os.environ.items() if name != "MNIST_NPZ"}
+    process = subprocess.run([sys.executable, "-m", "graders", "grade", str(tmp_path / "any.ipynb")], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 2
+    assert "no MNIST file is provisioned: set MNIST_NPZ" in process.stderr
+    assert "Traceback" not in process.stderr
