@@ -25,12 +25,17 @@ def check_architecture(model, name: str) -> None:
     )
 
 
-def check_preprocessed(name: str, found, raw_images: np.ndarray) -> None:
-    """One preprocessed array equals the reference preprocessing of its raw images."""
+def check_shape_and_dtype(name: str, found, count: int) -> None:
+    """A preprocessed array is (count, 28, 28, 1) float32."""
     assert isinstance(found, np.ndarray), f"{name} should be a NumPy array, found {type(found).__name__}"
-    expected_shape = (len(raw_images), *reference.INPUT_SHAPE)
+    expected_shape = (count, *reference.INPUT_SHAPE)
     assert found.shape == expected_shape, f"{name} should have shape {expected_shape}, found {found.shape}"
     assert found.dtype == np.float32, f"{name} should be float32, found {found.dtype}"
+
+
+def check_preprocessed(name: str, found, raw_images: np.ndarray) -> None:
+    """One preprocessed array equals the reference preprocessing of its raw images."""
+    check_shape_and_dtype(name, found, len(raw_images))
     low, high = float(found.min()), float(found.max())
     assert 0.0 <= low and high <= 1.0, (
         f"{name} should be scaled to [0, 1], found values from {low:g} to {high:g}; divide by 255"

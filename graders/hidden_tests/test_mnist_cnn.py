@@ -14,11 +14,6 @@ from graders.data import load_provisioned
 hidden = pytest.mark.hidden
 
 
-def check_shape_and_dtype(images, count: int, name: str) -> None:
-    assert images.shape == (count, 28, 28, 1), f"{name} should have shape ({count}, 28, 28, 1), found {images.shape}"
-    assert images.dtype == "float32", f"{name} should be float32, found {images.dtype}"
-
-
 def check_io_shapes(model, name: str) -> None:
     assert tuple(model.inputs[0].shape) == (None, 28, 28, 1), (
         f"{name} should take inputs of shape (None, 28, 28, 1), found {tuple(model.inputs[0].shape)}")
@@ -28,8 +23,8 @@ def check_io_shapes(model, name: str) -> None:
 
 def test_preprocess_shapes(exports):
     (train, _), (test, _) = load_provisioned()
-    check_shape_and_dtype(exports.get("train_images"), len(train), "train_images")
-    check_shape_and_dtype(exports.get("test_images"), len(test), "test_images")
+    checks.check_shape_and_dtype("train_images", exports.get("train_images"), len(train))
+    checks.check_shape_and_dtype("test_images", exports.get("test_images"), len(test))
 
 
 @hidden
