@@ -25,7 +25,6 @@ def _demo(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from graders.data import provisioned_path
     from graders.grade import grade_command
-    from graders.sandbox import Limits
 
     try:
         provisioned_path()
@@ -33,8 +32,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"graders grade: {error}", file=sys.stderr)
         return 2
 
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
-                    memory_bytes=int(args.memory_gib * 1024**3), processes=args.max_processes)
+    limits = _limits(args)
     if len(args.notebook) > 1 and args.output is not None:
         raise SystemExit("graders grade: --output takes one notebook; use --output-dir for several")
     status = 0
@@ -42,6 +40,28 @@ def _grade(args: argparse.Namespace) -> int:
         output = args.output or (args.output_dir / f"{notebook.stem}.json" if args.output_dir else None)
         status |= grade_command(notebook, output, limits)
     return status
+
+
+def _limits(args: argparse.Namespace):
+    from graders.sandbox import Limits
+
+    return Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
+                  memory_bytes=int(args.memory_gib * 1024**3), processes=args.max_processes)
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from graders.autograde import BatchOptions, autograde_command
+
+    options = BatchOptions(scheduler=args.scheduler, workers=args.workers, threads=args.threads_per_worker,
+                           limits=_limits(args), force=args.force, output=args.output)
+    return autograde_command(args.course, args.assignment, options)
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds for the whole notebook (default 3600)")
+    parser.add_argument("--memory-gib", type=float, default=16, help="address-space limit of the kernel (GiB)")
+    parser.add_argument("--max-processes", type=int, default=1024, help="processes and threads of the sandbox user")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,11 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("notebook", type=Path, nargs="+")
     grade.add_argument("--output", type=Path, help="write Gradescope's results.json here (one notebook)")
     grade.add_argument("--output-dir", type=Path, help="write NOTEBOOK_STEM.json here for each notebook")
-    grade.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
-    grade.add_argument("--timeout", type=int, default=3600, help="seconds for the whole notebook (default 3600)")
-    grade.add_argument("--memory-gib", type=float, default=16, help="address-space limit of the kernel (GiB)")
-    grade.add_argument("--max-processes", type=int, default=1024, help="processes and threads of the sandbox user")
+    _add_limit_options(grade)
     grade.set_defaults(run=_grade)
+
+    batch = commands.add_parser("autograde", help="grade a course's submitted/ in parallel into autograded/ and "
+                                "the gradebook; resumable")
+    batch.add_argument("assignment")
+    batch.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
+    batch.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler (default: a local cluster)")
+    batch.add_argument("--workers", type=int, help="local workers (default: cores / threads, as memory allows)")
+    batch.add_argument("--threads-per-worker", type=int, help="TensorFlow threads of each submission (default 1)")
+    batch.add_argument("--force", action="store_true", help="grade every submission again, even unchanged ones")
+    batch.add_argument("--output", type=Path, help="results folder (default: results/ASSIGNMENT in the course)")
+    _add_limit_options(batch)
+    batch.set_defaults(run=_autograde)
 
     demo = commands.add_parser("demo", help="release the assignment, autograde the sample submissions, print scores")
     demo.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
@@ -70,5 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+    # nbgrader runs the `alembic` command of this environment, which an unactivated virtual environment misses.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     args = build_parser().parse_args(argv)
     return args.run(args)

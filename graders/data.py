@@ -91,3 +91,31 @@ def write_npz(path: str | os.PathLike, train: Split, test: Split) -> Path:
 def write_sample_npz(path: str | os.PathLike) -> Path:
     """Write the offline sample (4,000 train / 1,000 test real digits) to ``path``."""
     return write_npz(path, *split_sample(*sample_digits()))
+
+
+IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (gzipped or not) as an unsigned-byte array: MNIST's and Fashion-MNIST's format."""
+    import gzip
+
+    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    if raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    dimensions = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dimensions))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dimensions).reshape(shape)
+
+
+def write_npz_from_idx(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Convert a folder of the four IDX files (e.g. Debian's ``dataset-fashion-mnist``) to Keras' npz layout."""
+    folder = Path(folder)
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        found = [folder / f"{stem}{suffix}" for suffix in (".gz", "") if (folder / f"{stem}{suffix}").is_file()]
+        if not found:
+            raise FileNotFoundError(f"{folder} has no {stem}[.gz]")
+        arrays[key] = read_idx(found[0])
+    return write_npz(path, (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]))

@@ -1,6 +1,6 @@
 """The main job on the embedded default: release, grade the sample
-submissions with ``nbgrader autograde`` into the sqlite gradebook, print a
-score table.
+submissions with ``graders autograde`` (local Dask workers) into the sqlite
+gradebook, print a score table against the scores they should get.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graders.assignment import ASSIGNMENT, autograded_tests
+from graders.autograde import Batch, BatchOptions
 from graders.data import ENV_VAR, write_sample_npz
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
@@ -52,8 +53,8 @@ def run_demo(course: Path) -> int:
     console.rule("nbgrader generate_assignment")
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     write_submissions(course)
-    console.rule(f"nbgrader autograde ({len(SAMPLES)} submissions)")
-    nbgrader(course, "autograde", ASSIGNMENT, "--force")
+    console.rule(f"graders autograde ({len(SAMPLES)} submissions)")
+    Batch(course, ASSIGNMENT, BatchOptions(), console).run()
 
     release_nb = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     scores = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)

@@ -77,6 +77,12 @@ def instrument(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, 
     return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata), labels
 
 
+def without_grader_cells(notebook: NotebookNode) -> NotebookNode:
+    """The executed notebook as the student wrote it: the grader's seeding and export cells removed."""
+    cells = [cell for cell in notebook.cells if not cell.metadata.get("graders", {}).get("internal")]
+    return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
+
+
 class LimitedClient(NotebookClient):
     """nbclient with a notebook deadline and an output budget."""
 

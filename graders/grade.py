@@ -9,9 +9,11 @@ import json
 import time
 from pathlib import Path
 
+from nbformat import NotebookNode
+
 from graders.assignment import autograded_tests, read_release
 from graders.data import provisioned_path
-from graders.execute import execute
+from graders.execute import execute, without_grader_cells
 from graders.export import load_exports
 from graders.results import Grading, print_table, to_gradescope
 from graders.run_checks import run_checks
@@ -19,10 +21,10 @@ from graders.sandbox import Limits, Sandbox
 from graders.submission import SubmissionError, read_submission, restore_assignment_cells
 
 
-def grade(notebook: Path, limits: Limits | None = None, release: Path | None = None) -> Grading:
-    """Grade one submitted notebook."""
+def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode | None = None) -> Grading:
+    """Grade one submitted notebook against the release (default: this kit's) and ``MNIST_NPZ``."""
     limits = limits or Limits()
-    release_nb = read_release(release) if release else read_release()
+    release_nb = release_nb if release_nb is not None else read_release()
     points = autograded_tests(release_nb)
     data = provisioned_path()
     start = time.monotonic()
@@ -32,13 +34,14 @@ def grade(notebook: Path, limits: Limits | None = None, release: Path | None = N
         return Grading(points, {}, time.monotonic() - start, [str(error)])
     with Sandbox(limits, hide=(notebook.resolve().parent, data.resolve().parent)) as sandbox:
         sandbox.add_file(data, "mnist.npz")
-        _, report = execute(prepared.notebook, sandbox)
+        executed, report = execute(prepared.notebook, sandbox)
         exports = load_exports(sandbox.exports)
         isolation = [] if sandbox.user is not None else [
             "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
             "network isolation (resource limits and checks outside the kernel still apply)"]
     checks = run_checks(exports)
-    return Grading(points, checks, time.monotonic() - start, isolation + prepared.notes + report.events)
+    return Grading(points, checks, time.monotonic() - start, isolation + prepared.notes + report.events,
+                   without_grader_cells(executed))
 
 
 def grade_command(notebook: Path, output: Path | None, limits: Limits) -> int:

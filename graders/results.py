@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from nbformat import NotebookNode
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +20,7 @@ class Grading:
     checks: dict[str, CheckResult]
     seconds: float
     events: list[str] = field(default_factory=list)
+    notebook: NotebookNode | None = None  # as executed, without the grader's own cells; None if it never ran
 
     def score(self, name: str) -> float:
         result = self.checks.get(name)

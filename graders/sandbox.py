@@ -37,6 +37,14 @@ class Limits:
     file_bytes: int = 1 * GiB
     output_bytes_per_cell: int = 1 * MiB
     output_bytes: int = 10 * MiB
+    threads: int | None = None  # TensorFlow/BLAS threads of the kernel; None leaves their defaults
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Variables that cap TensorFlow's and the BLAS libraries' thread pools, read when they load."""
+    value = str(threads)
+    return {"TF_NUM_INTRAOP_THREADS": value, "TF_NUM_INTEROP_THREADS": value, "OMP_NUM_THREADS": value,
+            "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value}
 
 
 FIRST_SANDBOX_UID = 1_000_000
@@ -94,20 +102,26 @@ class Sandbox:
         return target
 
     def launch_prefix(self) -> list[str]:
-        """The command that wraps the kernel's own command line."""
+        """The command that wraps the kernel's own command line.
+
+        ``setpriv --pdeathsig KILL`` ends the sandbox when the grader dies, even by SIGKILL (a killed
+        batch or worker), so no kernel outlives its grader.
+        """
+        orphan_guard = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         keep = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent,
                 self.root}
         command = [sys.executable, "-m", "graders.sandbox_launch", "--workdir", str(self.root),
                    "--memory", str(self.limits.memory_bytes), "--processes", str(self.limits.processes),
                    "--file-size", str(self.limits.file_bytes)]
         if self.user is None:
-            return command + ["--"]
+            return [*orphan_guard, *command, "--"]
         command += ["--uid", str(self.user[0]), "--gid", str(self.user[1])]
         command += [arg for path in self.hide for arg in ("--hide", str(path))]
         command += [arg for path in self.scratch for arg in ("--scratch", str(path))]
         command += [arg for path in sorted(keep) for arg in ("--keep", str(path))]
         command += ["--stash", str(self.stash)]
-        return ["unshare", "--mount", "--net", "--pid", "--mount-proc", "--fork", "--kill-child", "--", *command, "--"]
+        return [*orphan_guard, "unshare", "--mount", "--net", "--pid", "--mount-proc", "--fork", "--kill-child", "--",
+                *command, "--"]
 
     def kernel_manager_class(self) -> type[AsyncKernelManager]:
         """A kernel manager class whose kernels start inside this sandbox, on Unix sockets."""
@@ -132,6 +146,8 @@ class Sandbox:
             "PYTHONHASHSEED": "0", "TF_DETERMINISTIC_OPS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
             "MNIST_NPZ": str(self.root / "mnist.npz"), "NBGRADER_EXECUTION": "autograde",
         })
+        if self.limits.threads:
+            env.update(thread_environment(self.limits.threads))
         return env
 
     def cleanup(self) -> None:

@@ -10,8 +10,10 @@ root it applies the resource limits only.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import resource
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -91,6 +93,21 @@ def connection_file(argv: list[str]) -> Path | None:
     return None
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent dies.
+
+    ``unshare --kill-child`` asks for that, but Linux clears the request when
+    the user id changes, so it is made again after dropping privileges: a
+    grader killed by SIGKILL leaves no kernel behind.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, required=True)
@@ -117,6 +134,7 @@ def main() -> None:
             os.setgroups([])
             os.setgid(args.gid)
             os.setuid(args.uid)
+    die_with_parent()
     apply_limits(args.memory, args.processes, args.file_size)
     os.chdir(args.workdir)
     os.execvp(kernel[0], kernel)

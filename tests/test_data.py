@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pytest
 
-from graders.data import load_npz, sample_digits, split_sample, write_npz
+from graders.data import IDX_FILES, load_npz, read_idx, sample_digits, split_sample, write_npz, write_npz_from_idx
 
 
 def test_sample_is_real_mnist_digits_split_by_class(sample_npz):
@@ -41,3 +43,26 @@ def test_npz_with_pickled_objects_is_refused(tmp_path):
     path = write_npz(tmp_path / "pickled.npz", arrays, arrays)
     with pytest.raises(ValueError, match="allow_pickle"):
         load_npz(path)
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(size.to_bytes(4, "big") for size in array.shape)
+    with gzip.open(path, "wb") as stream:
+        stream.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_files_become_a_keras_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (6, 28, 28)), "y_train": rng.integers(0, 10, 6),
+              "x_test": rng.integers(0, 256, (3, 28, 28)), "y_test": rng.integers(0, 10, 3)}
+    for key, stem in IDX_FILES.items():
+        write_idx(tmp_path / f"{stem}.gz", arrays[key])
+    (x_train, y_train), (x_test, y_test) = load_npz(write_npz_from_idx(tmp_path, tmp_path / "out.npz"))
+    for key, array in zip(IDX_FILES, (x_train, y_train, x_test, y_test), strict=True):
+        assert array.dtype == np.uint8 and np.array_equal(array, arrays[key])
+    (tmp_path / "bad.gz").write_bytes(gzip.compress(b"\x01\x02\x03\x04"))
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "bad.gz")
+    (tmp_path / f"{IDX_FILES['y_test']}.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels"):
+        write_npz_from_idx(tmp_path, tmp_path / "out2.npz")

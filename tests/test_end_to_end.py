@@ -7,12 +7,12 @@ sqlite gradebook, per grade cell.
 
 from __future__ import annotations
 
+import csv
 import json
-import subprocess
-import sys
 
 import nbformat
 import pytest
+from batch_course import released_course, run_autograde, sample_notebook, submit, with_cell_source
 from course import copy_course
 
 from graders.assignment import ASSIGNMENT, autograded_tests
@@ -89,20 +89,74 @@ def test_regrading_the_same_submission_gives_identical_scores(course, scores):
     assert again["solution"] == scores["solution"]
 
 
-AGREEMENT_SAMPLES = ("solution", "no_scaling", "padding_same")
+# ``graders autograde``: the same samples and some broken submissions, in parallel, into a gradebook of its own.
+BROKEN = {"broken_json": 0.0, "kernel_exits": 3.0, "no_notebook": 0.0}  # kernel_exits keeps its preprocessing
 
 
-def test_graders_grade_agrees_with_nbgrader_autograde_check_by_check(course, scores, tmp_path):
-    notebooks = [course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb" for student in AGREEMENT_SAMPLES]
-    copies = []
-    for student, notebook in zip(AGREEMENT_SAMPLES, notebooks, strict=True):
-        copy = tmp_path / f"{student}.ipynb"
-        copy.write_bytes(notebook.read_bytes())
-        copies.append(copy)
-    process = subprocess.run([sys.executable, "-m", "graders", "grade", *map(str, copies), "--output-dir",
-                              str(tmp_path / "results")], capture_output=True, text=True, timeout=1800)
-    assert process.returncode == 0, process.stderr[-3000:]
-    for student in AGREEMENT_SAMPLES:
-        result = json.loads((tmp_path / "results" / f"{student}.json").read_text())
-        engine = {test["name"]: test["score"] for test in result["tests"]}
-        assert engine == scores[student], f"{student}: graders grade {engine} != nbgrader {scores[student]}"
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, sample_npz):
+    batch_course = released_course(tmp_path_factory.mktemp("batch_course"))
+    write_submissions(batch_course)
+    submit(batch_course, "broken_json", '{"cells": [ not json')
+    solution = sample_notebook(batch_course, "solution")
+    kernel_exits = with_cell_source(solution, "cnn_model", "import os\nos._exit(3)")
+    submit(batch_course, "kernel_exits", with_cell_source(kernel_exits, "q_comparison", "The convnet is smaller."))
+    submit(batch_course, "no_notebook", None)
+    process = run_autograde(batch_course, sample_npz, "--workers", "2")
+    assert process.returncode == 0, process.stdout[-5000:] + process.stderr[-5000:]
+    return batch_course, process.stdout
+
+
+def test_graders_autograde_matches_nbgrader_autograde_check_by_check(batch, scores):
+    batch_course, _ = batch
+    parallel = autograded_scores(default_db_url(batch_course), ASSIGNMENT, ASSIGNMENT)
+    for sample in SAMPLES:
+        assert parallel[sample.student] == scores[sample.student], sample.student
+
+
+def test_broken_submissions_get_their_score_and_do_not_stop_the_batch(batch, release_nb):
+    batch_course, stdout = batch
+    parallel = autograded_scores(default_db_url(batch_course), ASSIGNMENT, ASSIGNMENT)
+    for student, total in BROKEN.items():
+        assert sum(parallel[student].values()) == total, student
+        assert set(parallel[student]) == set(autograded_tests(release_nb)), student
+    assert "the kernel died" in stdout and "not a readable notebook" in stdout and "has no mnist_cnn.ipynb" in stdout
+    assert f"{len(SAMPLES) + len(BROKEN)} graded" in stdout and "0 failed" in stdout
+
+
+def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
+    batch_course, _ = batch
+    results = batch_course / "results" / ASSIGNMENT
+    solution = json.loads((results / "solution" / "results.json").read_text())
+    assert solution["score"] == solution["max_score"] == 20
+    graded = nbformat.read(batch_course / "autograded" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_cnn_architecture")
+    assert "BEGIN HIDDEN TESTS" in cell.source  # nbgrader's own sanitizing: the gradebook's version of the cell
+    (error,) = [output for output in cell.outputs if output.output_type == "error"]
+    assert "padding expected 'valid', found 'same'" in error.evalue
+    with open(results / "grades.csv") as stream:
+        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    assert set(rows) == {sample.student for sample in SAMPLES} | set(BROKEN)
+    assert rows["padding_same"]["test_cnn_architecture"] == "0" and rows["no_scaling"]["score"] == "18"
+    assert rows["padding_same"]["q_comparison"] == "0"  # left as released: nbgrader's "No response."
+    assert rows["kernel_exits"]["q_comparison"] == "" and rows["kernel_exits"]["needs_manual_grade"] == "true"
+    assert (results / "report.html").read_text().count("data:image/png") == 3
+    nbgrader(batch_course, "generate_feedback", ASSIGNMENT, "--student", "padding_same")
+    feedback = batch_course / "feedback" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    assert "padding expected" in feedback.read_text()
+    nbgrader(batch_course, "export", "--to", str(batch_course / "export.csv"))
+    with open(batch_course / "export.csv") as stream:
+        exported = {row["student_id"]: row for row in csv.DictReader(stream)}
+    assert float(exported["no_scaling"]["raw_score"]) == 18 and float(exported["kernel_exits"]["raw_score"]) == 3
+
+
+def test_rerun_grades_nothing_unchanged_and_regrades_what_changed(batch, sample_npz):
+    batch_course, _ = batch
+    states = {path: path.read_bytes() for path in (batch_course / "results" / ASSIGNMENT).glob("*/state.json")}
+    submit(batch_course, "broken_json", '{"cells": [ still not json')  # resubmitted
+    process = run_autograde(batch_course, sample_npz)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    count = len(SAMPLES) + len(BROKEN)
+    assert f"{count} submissions: 1 to grade" in process.stdout and f"{count - 1} unchanged" in process.stdout
+    changed = [path.parent.name for path, before in states.items() if path.read_bytes() != before]
+    assert changed == ["broken_json"]

@@ -1,0 +1,233 @@
+"""``graders autograde ASSIGNMENT``: every submission of a course, graded in parallel.
+
+plan (content hashes) -> grade on Dask workers -> store (atomic files) ->
+record (one writer, through nbgrader) -> report (grades.csv, HTML, table).
+A killed batch loses no finished grade; a rerun grades only what is new or
+changed, or was graded by older checks, and records what the gradebook lacks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from dask.distributed import as_completed
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from graders.cluster import available_cores, dask_client, size_cluster, total_memory
+from graders.data import provisioned_path
+from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
+from graders.record import GradebookError, GradebookWriter
+from graders.report import Outcome, grade_cells, write_grades_csv, write_html_report
+from graders.results import make_console
+from graders.sandbox import Limits
+from graders.store import ResultStore, State
+from graders.worker import Job, grade_job
+
+
+@dataclass
+class BatchOptions:
+    """How to run a batch."""
+
+    scheduler: str | None = None  # tcp://HOST:PORT of an existing Dask cluster
+    workers: int | None = None
+    threads: int | None = None  # TensorFlow threads per worker
+    limits: Limits = field(default_factory=Limits)
+    force: bool = False  # grade everything again
+    retries: int = 1  # re-runs of a task that raised (a worker that dies is rescheduled by Dask)
+    output: Path | None = None  # default: results/<assignment> in the course
+
+
+@dataclass
+class Plan:
+    """What each submission needs."""
+
+    grade: dict[str, str] = field(default_factory=dict)  # student -> submission hash
+    record: list[str] = field(default_factory=list)  # stored and valid, missing from the gradebook
+    unchanged: list[str] = field(default_factory=list)
+
+
+def find_submissions(submitted: Path, assignment: str) -> dict[str, Path]:
+    """``submitted/<student>/<assignment>/`` folders by student."""
+    return {folder.parent.name: folder for folder in sorted(submitted.glob(f"*/{assignment}")) if folder.is_dir()}
+
+
+def make_plan(submissions: dict[str, Path], store: ResultStore, version: str, recorded: set[str],
+              force: bool) -> Plan:
+    """Grade what is new, changed or graded by older checks; record what the gradebook lacks."""
+    plan = Plan()
+    for student, folder in submissions.items():
+        digest = submission_hash(folder)
+        state = store.state(student)
+        if force or state is None or (state.submission, state.checks) != (digest, version):
+            plan.grade[student] = digest
+        elif not state.recorded or student not in recorded:
+            plan.record.append(student)
+        else:
+            plan.unchanged.append(student)
+    return plan
+
+
+def _short(results: dict | None) -> str:
+    """One line for a person: which checks failed, and the first thing that went wrong while running."""
+    if not results:
+        return ""
+    tests = results["tests"]
+    failed = [test["name"].removeprefix("test_") for test in tests if test["score"] < test["max_score"]]
+    checks = ("all checks passed" if not failed else f"failed: {', '.join(failed)}" if len(failed) <= 4
+              else f"{len(failed)} of {len(tests)} checks failed")
+    events = [line for line in results.get("output", "").splitlines() if line and not line.startswith("sandbox:")]
+    ran_to_end = events == ["The notebook ran to the end."]
+    return checks if ran_to_end or not events else f"{checks}; {events[0][:160]}"
+
+
+def _notes(results: dict | None, record_error: str | None) -> str:
+    notes = _short(results)
+    if record_error:
+        notes += f"; nbgrader could not take the notebook, all its grades are 0 ({record_error})"
+    return notes
+
+
+class Batch:
+    """One run of ``graders autograde``."""
+
+    def __init__(self, course: Path, assignment: str, options: BatchOptions, console: Console | None = None):
+        self.course, self.assignment, self.options = course.resolve(), assignment, options
+        self.console = console or make_console()
+        self.output = options.output or self.course / "results" / assignment
+        self.store = ResultStore(self.output)
+        self.writer = GradebookWriter(self.course, assignment, self.store)  # reads the course's config first
+        coursedir = self.writer.coursedir
+        releases = sorted((Path(coursedir.root) / coursedir.release_directory / assignment).glob("*.ipynb"))
+        if len(releases) != 1:
+            raise GradebookError(f"expected one released notebook in {coursedir.release_directory}/{assignment}, "
+                                 f"found {len(releases)}: run `nbgrader generate_assignment {assignment}`")
+        self.release = releases[0]
+        self.submitted = Path(coursedir.root) / coursedir.submitted_directory
+        self.data = provisioned_path()
+        self.data_sha = file_sha(self.data)
+        self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)
+        self.limits = Limits(**{**options.limits.__dict__, "threads": self.sizing.threads})
+        self.version = checks_version(self.release.read_bytes(), self.data_sha, self.limits)
+        self.outcomes: dict[str, Outcome] = {}
+
+    def run(self) -> list[Outcome]:
+        start = time.monotonic()
+        submissions = find_submissions(self.submitted, self.assignment)
+        plan = make_plan(submissions, self.store, self.version, self.writer.recorded_students(), self.options.force)
+        where = self.options.scheduler or f"{self.sizing.workers} local workers x {self.sizing.threads} thread(s)"
+        self.console.print(f"{self.assignment}: {len(submissions)} submissions: {len(plan.grade)} to grade "
+                           f"({where}), {len(plan.record)} to record, {len(plan.unchanged)} unchanged")
+        for student in plan.unchanged:
+            state, results = self.store.state(student), self.store.results(student)
+            self.outcomes[student] = Outcome(student, "unchanged", results, state.seconds,
+                                             _notes(results, state.record_error))
+        with self._progress(len(plan.grade) + len(plan.record)) as progress:
+            task = progress.add_task("grading", total=len(plan.grade) + len(plan.record), failures=0)
+            for student in plan.record:
+                self._record(student, "recorded")
+                self._advance(progress, task, student)
+            if plan.grade:
+                self._grade(plan.grade, submissions, progress, task)
+        self._report(time.monotonic() - start)
+        return [self.outcomes[student] for student in sorted(self.outcomes)]
+
+    def _progress(self, total: int) -> Progress:
+        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("[red]{task.fields[failures]} failed"), TimeElapsedColumn(),
+                        TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=False,
+                        disable=total == 0)
+
+    def _advance(self, progress: Progress, task, student: str) -> None:
+        outcome = self.outcomes[student]
+        failures = sum(o.status == "failed" for o in self.outcomes.values())
+        progress.update(task, advance=1, failures=failures)
+        score = f"{outcome.score:g}/{outcome.results['max_score']:g}" if outcome.results else "-"
+        style = "red" if outcome.status == "failed" else ""
+        progress.console.print(f"[{style}]{student}: {outcome.status} {score} {outcome.message}[/]" if style
+                               else f"{student}: {outcome.status} {score} {outcome.message}", highlight=False)
+
+    def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
+        notebook_name = self.release.name
+        release = self.release.read_text()
+        jobs = {}
+        for student in students:
+            path = submissions[student] / notebook_name
+            jobs[student] = Job(student, notebook_name, path.read_bytes() if path.is_file() else None, release,
+                                self.data_sha, self.limits)
+        return jobs
+
+    def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:
+        jobs = self._jobs(students, submissions)
+        local_code = code_version()
+        with dask_client(self.options.scheduler, self.sizing) as client:
+            data = client.scatter(self.data.read_bytes(), broadcast=True, hash=False)
+            futures = {client.submit(grade_job, job, data, retries=self.options.retries, pure=False): student
+                       for student, job in jobs.items()}
+            for future in as_completed(futures):
+                student = futures[future]
+                try:
+                    graded = future.result()
+                except Exception as error:  # the task raised, or its workers kept dying (KilledWorker)
+                    message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+                    self.outcomes[student] = Outcome(student, "failed", None, None, message)
+                else:
+                    if graded.code_version != local_code:
+                        self.outcomes[student] = Outcome(student, "failed", None, graded.seconds,
+                                                         f"worker {graded.worker} runs other grading code")
+                    else:
+                        self.store.save(graded, students[student], self.version)
+                        self._record(student, "graded")
+                finally:
+                    future.release()
+                self._advance(progress, task, student)
+
+    def _record(self, student: str, status: str) -> None:
+        state = self.store.state(student)
+        results = self.store.results(student)
+        try:
+            error = self.writer.record(student)
+        except Exception as failure:  # the gradebook is unreachable: the stored grade waits for the next run
+            message = f"not recorded: {type(failure).__name__}: {failure}".splitlines()[0][:300]
+            self.outcomes[student] = Outcome(student, "failed", results, state.seconds, message)
+            return
+        self.store.set_state(student, State(**{**state.__dict__, "recorded": True, "record_error": error}))
+        self.outcomes[student] = Outcome(student, status, results, state.seconds, _notes(results, error))
+
+    def _report(self, seconds: float) -> None:
+        outcomes = [self.outcomes[student] for student in sorted(self.outcomes)]
+        counts = {status: sum(o.status == status for o in outcomes)
+                  for status in ("graded", "recorded", "unchanged", "failed")}
+        summary = (f"{len(outcomes)} submissions in {seconds:.1f} s: " +
+                   ", ".join(f"{count} {status}" for status, count in counts.items()))
+        table = Table(title=f"{self.assignment}: graders autograde ({self.writer.db_url})")
+        for column in ("student", "status", "score", "seconds", "notes"):
+            table.add_column(column, justify="right" if column in ("score", "seconds") else "left",
+                             overflow="fold")
+        for outcome in outcomes:
+            score = f"{outcome.score:g} / {outcome.results['max_score']:g}" if outcome.results else "-"
+            seconds_text = f"{outcome.seconds:.1f}" if outcome.seconds is not None else "-"
+            table.add_row(outcome.student, outcome.status, score, seconds_text, outcome.message,
+                          style="red" if outcome.status == "failed" else None)
+        self.console.print(table)
+        release_nb = nbformat.read(self.release, as_version=4)
+        csv_path, html_path = self.output / "grades.csv", self.output / "report.html"
+        write_grades_csv(csv_path, self.writer.db_url, self.assignment, self.release.stem, grade_cells(release_nb))
+        write_html_report(html_path, self.assignment, outcomes, summary)
+        self.console.print(summary)
+        self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/")
+
+
+def autograde_command(course: Path, assignment: str, options: BatchOptions) -> int:
+    """The CLI verb: 0 when every submission has a grade, 1 when some failed, 2 when nothing could run."""
+    try:
+        batch = Batch(course, assignment, options)
+    except (GradebookError, FileNotFoundError) as error:
+        print(f"graders autograde: {error}")
+        return 2
+    outcomes = batch.run()
+    return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0

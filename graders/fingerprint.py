@@ -1,0 +1,58 @@
+"""Content hashes that decide whether a stored grade is still valid.
+
+A submission is graded again only when its files change, or when anything
+that decides its score does: the grading code, the released notebook, the
+grader's data or the limits it ran under.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+from graders.sandbox import Limits
+
+PACKAGE = Path(__file__).resolve().parent
+# The modules a score depends on: reports and the CLI may change without a re-grade.
+GRADING_MODULES = (
+    "architecture.py", "checks.py", "data.py", "execute.py", "export.py", "grade.py", "reference.py",
+    "run_checks.py", "sandbox.py", "sandbox_launch.py", "submission.py", "hidden_tests/test_mnist_cnn.py",
+)
+IGNORED_PARTS = (".ipynb_checkpoints", "__pycache__")
+
+
+def _digest(items: list[tuple[str, bytes]]) -> str:
+    sha = hashlib.sha256()
+    for name, content in items:
+        sha.update(name.encode() + b"\0" + len(content).to_bytes(8, "little") + content)
+    return sha.hexdigest()
+
+
+def submission_hash(folder: Path) -> str:
+    """sha256 of every file of a submission folder (timestamp.txt included), by relative path."""
+    files = sorted(path for path in folder.rglob("*")
+                   if path.is_file() and not set(path.relative_to(folder).parts) & set(IGNORED_PARTS))
+    return _digest([(path.relative_to(folder).as_posix(), path.read_bytes()) for path in files])
+
+
+def code_version() -> str:
+    """sha256 of the grading modules of this installation of ``graders``."""
+    return _digest([(name, (PACKAGE / name).read_bytes()) for name in GRADING_MODULES])
+
+
+def checks_version(release: bytes, data_sha: str, limits: Limits) -> str:
+    """What a stored grade must have been made with to stay valid (thread counts aside: they
+    change how fast a model trains, not whether it passes)."""
+    limits_that_matter = {name: value for name, value in asdict(limits).items() if name != "threads"}
+    return _digest([("code", code_version().encode()), ("release", release), ("data", data_sha.encode()),
+                    ("limits", repr(sorted(limits_that_matter.items())).encode())])
+
+
+def file_sha(path: Path) -> str:
+    """sha256 of one file."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()

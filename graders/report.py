@@ -1,0 +1,138 @@
+"""What the instructor reads after a batch: ``grades.csv`` and an HTML report with plots."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
+
+from graders.assignment import grade_id  # noqa: E402
+
+
+@dataclass
+class Outcome:
+    """What became of one submission in a batch."""
+
+    student: str
+    status: str  # graded, unchanged, recorded (stored grade put into the gradebook) or failed
+    results: dict | None  # Gradescope's results.json
+    seconds: float | None  # grading time (execution and checks)
+    message: str = ""
+
+    @property
+    def score(self) -> float | None:
+        return self.results["score"] if self.results else None
+
+
+def grade_cells(release_nb) -> list[str]:
+    """Every graded cell of the assignment, autograded and manual, in notebook order."""
+    return [grade_id(cell) for cell in release_nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+
+
+def write_grades_csv(path: Path, db_url: str, assignment: str, notebook: str, cells: list[str]) -> int:
+    """One row per student from the gradebook (manual scores once given); returns the row count."""
+    rows = []
+    with Gradebook(db_url) as gradebook:
+        for submission in sorted(gradebook.assignment_submissions(assignment), key=lambda s: s.student_id):
+            try:
+                graded = gradebook.find_submission_notebook(notebook, assignment, submission.student_id)
+            except MissingEntry:
+                continue
+            scores = {grade.name: grade.manual_score if grade.manual_score is not None else grade.auto_score
+                      for grade in graded.grades}  # None: waiting for a person
+            rows.append({
+                "student": submission.student_id,
+                **{cell: "" if scores.get(cell) is None else f"{scores[cell]:g}" for cell in cells},
+                "score": f"{graded.score:g}", "max_score": f"{graded.max_score:g}",
+                "late_penalty": f"{graded.late_submission_penalty or 0:g}",
+                "needs_manual_grade": str(bool(graded.needs_manual_grade)).lower(),
+            })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, ["student", *cells, "score", "max_score", "late_penalty",
+                                         "needs_manual_grade"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def failure_counts(outcomes: list[Outcome]) -> Counter:
+    """How often each check failed with each message (its first line)."""
+    counts: Counter = Counter()
+    for outcome in outcomes:
+        for test in (outcome.results or {}).get("tests", []):
+            if test["score"] < test["max_score"]:
+                counts[(test["name"], test["output"].strip().splitlines()[0][:160] if test["output"] else "")] += 1
+    return counts
+
+
+def plots(outcomes: list[Outcome]) -> dict[str, str]:
+    """The report's figures as base64 PNGs."""
+    graded = [outcome for outcome in outcomes if outcome.results]
+    figures = {}
+    if not graded:
+        return figures
+    max_score = graded[0].results["max_score"]
+    figure, axes = plt.subplots(figsize=(6, 3))
+    axes.hist([outcome.score for outcome in graded], bins=[x - 0.5 for x in range(int(max_score) + 2)],
+              color="#4c72b0")
+    axes.set(xlabel="autograded score", ylabel="submissions", title="Score distribution")
+    figures["Score distribution"] = _png(figure)
+
+    names = [test["name"] for test in graded[0].results["tests"]]
+    rates = [100 * sum(any(t["name"] == name and t["score"] == t["max_score"] for t in o.results["tests"])
+                       for o in graded) / len(graded) for name in names]
+    figure, axes = plt.subplots(figsize=(6, 0.3 * len(names) + 1))
+    axes.barh(names[::-1], rates[::-1], color="#55a868")
+    axes.set(xlabel="% of submissions passing", xlim=(0, 100), title="Pass rate per check")
+    figures["Pass rate per check"] = _png(figure)
+
+    timed = sorted((o for o in graded if o.seconds is not None), key=lambda o: o.seconds)
+    if timed:
+        figure, axes = plt.subplots(figsize=(6, 0.25 * len(timed) + 1))
+        axes.barh([o.student for o in timed], [o.seconds for o in timed], color="#c44e52")
+        axes.set(xlabel="seconds (execution and checks)", title="Grading time per submission")
+        figures["Grading time per submission"] = _png(figure)
+    return figures
+
+
+def write_html_report(path: Path, assignment: str, outcomes: list[Outcome], summary: str) -> None:
+    """A single self-contained HTML page: summary, plots, common failures, one row per student."""
+    esc = html.escape
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(assignment)}: autograde report</title>",
+             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.failed{color:#b00}</style>",
+             f"<h1>{esc(assignment)}: autograde report</h1><p>{esc(summary)}</p>"]
+    for title, png in plots(outcomes).items():
+        parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{png}'>")
+    parts.append("<h2>Most common failure messages</h2><table><tr><th>count</th><th>check</th><th>message</th></tr>")
+    for (name, message), count in failure_counts(outcomes).most_common(15):
+        parts.append(f"<tr><td>{count}</td><td>{esc(name)}</td><td>{esc(message)}</td></tr>")
+    parts.append("</table><h2>Submissions</h2><table><tr><th>student</th><th>status</th><th>score</th>"
+                 "<th>seconds</th><th>notes</th></tr>")
+    for outcome in sorted(outcomes, key=lambda o: o.student):
+        score = f"{outcome.score:g} / {outcome.results['max_score']:g}" if outcome.results else "-"
+        seconds = f"{outcome.seconds:.1f}" if outcome.seconds is not None else "-"
+        css = " class='failed'" if outcome.status == "failed" else ""
+        parts.append(f"<tr{css}><td>{esc(outcome.student)}</td><td>{esc(outcome.status)}</td><td>{score}</td>"
+                     f"<td>{seconds}</td><td>{esc(outcome.message)}</td></tr>")
+    parts.append("</table>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts) + "\n")

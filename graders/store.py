@@ -1,0 +1,88 @@
+"""The batch's results on disk: one folder per student, written atomically.
+
+``results/<assignment>/<student>/`` holds Gradescope's ``results.json``, the
+executed notebook and ``state.json`` (what the grade was made from, and
+whether it is in the gradebook yet). A file is either complete or absent, so a
+batch killed at any moment loses no finished grade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from graders.worker import Graded
+
+RESULTS = "results.json"
+EXECUTED = "executed.ipynb"
+STATE = "state.json"
+
+
+@dataclass
+class State:
+    """How a stored grade was made, and whether the gradebook has it."""
+
+    submission: str  # content hash of the submission folder
+    checks: str  # version of everything that decides a score
+    seconds: float
+    worker: str
+    recorded: bool = False
+    record_error: str | None = None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "w") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(partial, path)
+
+
+class ResultStore:
+    """Stored grades of one assignment."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def student_folder(self, student: str) -> Path:
+        return self.folder / student
+
+    def state(self, student: str) -> State | None:
+        try:
+            return State(**json.loads((self.student_folder(student) / STATE).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def results(self, student: str) -> dict | None:
+        try:
+            return json.loads((self.student_folder(student) / RESULTS).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def executed(self, student: str) -> str | None:
+        path = self.student_folder(student) / EXECUTED
+        return path.read_text() if path.is_file() else None
+
+    def save(self, graded: Graded, submission: str, checks: str) -> State:
+        """Keep a worker's result; the state goes last, so it only ever describes complete files."""
+        folder = self.student_folder(graded.student)
+        (folder / STATE).unlink(missing_ok=True)
+        write_atomically(folder / RESULTS, json.dumps(graded.results, indent=2) + "\n")
+        if graded.executed is not None:
+            write_atomically(folder / EXECUTED, graded.executed)
+        else:
+            (folder / EXECUTED).unlink(missing_ok=True)
+        state = State(submission, checks, graded.seconds, graded.worker)
+        self.set_state(graded.student, state)
+        return state
+
+    def set_state(self, student: str, state: State) -> None:
+        write_atomically(self.student_folder(student) / STATE, json.dumps(asdict(state), indent=2) + "\n")
+
+    def students(self) -> list[str]:
+        return sorted(path.parent.name for path in self.folder.glob(f"*/{STATE}"))

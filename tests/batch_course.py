@@ -1,0 +1,68 @@
+"""Course folders for ``graders autograde`` tests: released, with submissions, graded by subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from course import copy_course
+
+from graders.assignment import ASSIGNMENT, grade_id
+from graders.data import ENV_VAR
+from graders.demo import nbgrader
+from graders.samples import SAMPLES, build
+
+TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
+
+
+def released_course(folder: Path) -> Path:
+    """A copy of the course with the assignment generated into its own gradebook."""
+    course = copy_course(folder)
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    return course
+
+
+def submit(course: Path, student: str, notebook: nbformat.NotebookNode | str | None) -> Path:
+    """Put a submission in ``submitted/``: a notebook, raw text, or (None) no notebook at all."""
+    folder = course / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "timestamp.txt").write_text(TIMESTAMP)
+    if isinstance(notebook, str):
+        (folder / f"{ASSIGNMENT}.ipynb").write_text(notebook)
+    elif notebook is not None:
+        nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+    return folder
+
+
+def sample_notebook(course: Path, student: str) -> nbformat.NotebookNode:
+    """The sample submission of that name, built from the course's release."""
+    source_nb = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release_nb = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return build(next(sample for sample in SAMPLES if sample.student == student), source_nb, release_nb)
+
+
+def with_cell_source(notebook: nbformat.NotebookNode, cell_id: str, source: str) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with one cell's code replaced."""
+    notebook = nbformat.from_dict(notebook)
+    next(cell for cell in notebook.cells if grade_id(cell) == cell_id).source = source
+    return notebook
+
+
+def autograde_command(course: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "graders", "autograde", ASSIGNMENT, "--course", str(course), *args]
+
+
+def batch_environment(npz: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, ENV_VAR: str(npz), **extra}
+    if "GRADERS_DB_URL" not in extra:
+        env.pop("GRADERS_DB_URL", None)
+    return env
+
+
+def run_autograde(course: Path, npz: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``graders autograde`` on the course, as an instructor runs it."""
+    return subprocess.run(autograde_command(course, *args), env=batch_environment(npz, **env), capture_output=True,
+                          text=True, timeout=1800)

@@ -1,0 +1,138 @@
+"""``graders autograde`` under failure: a killed batch, a dying worker, a PostgreSQL gradebook.
+
+The submissions here are cheap (the untouched release, which errors out fast),
+so each test is about the batch, not about training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from batch_course import autograde_command, batch_environment, released_course, sample_notebook, submit
+from batch_course import with_cell_source as with_source
+from dask.distributed import Client, LocalCluster
+from postgres_server import postgres_server
+
+from graders.assignment import ASSIGNMENT
+from graders.autograde import Batch, BatchOptions
+from graders.data import ENV_VAR
+from graders.gradebook_scores import autograded_scores
+from graders.nbgrader_settings import default_db_url
+from graders.sandbox import Limits
+
+pytestmark = pytest.mark.slow
+
+
+def states(course: Path) -> dict[str, dict]:
+    """``state.json`` of every stored grade, by student."""
+    return {path.parent.name: json.loads(path.read_text())
+            for path in (course / "results" / ASSIGNMENT).glob("*/state.json")}
+
+
+def sandbox_processes() -> list[int]:
+    """Sandboxed kernels (their connection file is in a sandbox folder) and their launchers still running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if entry.name.isdigit() and (b"graders-sandbox-" in command or b"graders.sandbox_launch" in command):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_npz):
+    course = released_course(tmp_path / "course")
+    untouched = sample_notebook(course, "untouched")
+    students = [f"student{number}" for number in range(4)]
+    for student in students:
+        submit(course, student, untouched)
+    batch = subprocess.Popen(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not any(state["recorded"] for state in states(course).values()):
+        assert batch.poll() is None and time.monotonic() < deadline, "the batch ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(batch.pid, signal.SIGKILL)  # the batch, its Dask workers and every sandbox, at once
+    batch.wait()
+    stored = states(course)
+    finished = {student: state for student, state in stored.items() if state["recorded"]}
+    saved_only = [student for student, state in stored.items() if not state["recorded"]]
+    assert 1 <= len(finished) < len(students)
+    time.sleep(1)
+    assert sandbox_processes() == [], "a sandboxed kernel outlived its killed grader"
+
+    resumed = subprocess.run(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    plan = (f"{len(students)} submissions: {len(students) - len(stored)} to grade (2 local workers x 1 thread(s)), "
+            f"{len(saved_only)} to record, {len(finished)} unchanged")
+    assert plan in resumed.stdout, resumed.stdout[:2000]
+    after = states(course)
+    assert all(after[student] == state for student, state in finished.items())  # not graded again
+    scores = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)
+    assert sorted(scores) == students and all(sum(cells.values()) == 0 for cells in scores.values())
+
+
+def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(sample_npz))
+    monkeypatch.delenv("GRADERS_DB_URL", raising=False)
+    course = released_course(tmp_path / "course")
+    untouched = sample_notebook(course, "untouched")
+    submit(course, "quick", untouched)
+    submit(course, "slow", with_source(untouched, "preprocess", "import time\ntime.sleep(30)"))
+    outcomes = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        options = BatchOptions(scheduler=cluster.scheduler_address, limits=Limits(cell_seconds=120))
+        batch = Batch(course, ASSIGNMENT, options)
+        runner = threading.Thread(target=lambda: outcomes.extend(batch.run()))
+        runner.start()
+        deadline = time.monotonic() + 300
+        while "quick" not in states(course):  # then only the slow submission is still on a worker
+            assert time.monotonic() < deadline and runner.is_alive()
+            time.sleep(0.2)
+        busy = [address for address, keys in client.processing().items() if keys]
+        assert len(busy) == 1
+        killed = client.run(os.getpid)[busy[0]]
+        os.kill(killed, signal.SIGKILL)
+        runner.join(timeout=600)
+    by_student = {outcome.student: outcome for outcome in outcomes}
+    assert by_student["slow"].status == "graded", by_student["slow"]
+    assert states(course)["slow"]["worker"].split(":")[-1] != str(killed)
+    assert "timed out" not in by_student["slow"].message
+    time.sleep(1)
+    assert sandbox_processes() == [], "the killed worker's kernel outlived it"
+
+
+def test_postgresql_gradebook_against_a_real_server(tmp_path, sample_npz, monkeypatch):
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_server())
+        except (FileNotFoundError, subprocess.CalledProcessError) as error:
+            if os.environ.get("GRADERS_REQUIRE_POSTGRES"):
+                raise
+            pytest.skip(f"no PostgreSQL server could be started: {error}")
+        monkeypatch.setenv("GRADERS_DB_URL", url)
+        course = released_course(tmp_path / "course")
+        submit(course, "alice", sample_notebook(course, "untouched"))
+        submit(course, "bob", '{"not": "a notebook"}')
+        process = subprocess.run(autograde_command(course, "--workers", "2"),
+                                 env=batch_environment(sample_npz, GRADERS_DB_URL=url),
+                                 capture_output=True, text=True, timeout=900)
+        assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+        assert "postgresql+psycopg2://" in process.stdout  # the table's title names the gradebook
+        assert not (course / "gradebook.db").exists()
+        scores = autograded_scores(url, ASSIGNMENT, ASSIGNMENT)
+        assert sorted(scores) == ["alice", "bob"]
+        assert all(sum(cells.values()) == 0 and len(cells) == 15 for cells in scores.values())
+        assert (course / "autograded" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
