@@ -5,7 +5,9 @@ execute (sandbox) -> export -> check (this process) -> report.
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +23,13 @@ from graders.sandbox import Limits, Sandbox
 from graders.submission import SubmissionError, read_submission, restore_assignment_cells
 
 
+def preload_keras() -> threading.Thread:
+    """Import Keras (and TensorFlow: seconds) in the background while the kernel runs; the checks need it."""
+    thread = threading.Thread(target=importlib.import_module, args=("keras",), name="preload-keras", daemon=True)
+    thread.start()
+    return thread
+
+
 def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode | None = None) -> Grading:
     """Grade one submitted notebook against the release (default: this kit's) and ``MNIST_NPZ``."""
     limits = limits or Limits()
@@ -32,6 +41,7 @@ def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode
         prepared = restore_assignment_cells(read_submission(notebook), release_nb)
     except SubmissionError as error:
         return Grading(points, {}, time.monotonic() - start, [str(error)])
+    preloading = preload_keras()
     with Sandbox(limits, hide=(notebook.resolve().parent, data.resolve().parent)) as sandbox:
         sandbox.add_file(data, "mnist.npz")
         executed, report = execute(prepared.notebook, sandbox)
@@ -39,6 +49,7 @@ def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode
         isolation = [] if sandbox.user is not None else [
             "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
             "network isolation (resource limits and checks outside the kernel still apply)"]
+    preloading.join()
     checks = run_checks(exports)
     return Grading(points, checks, time.monotonic() - start, isolation + prepared.notes + report.events,
                    without_grader_cells(executed))

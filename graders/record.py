@@ -132,7 +132,8 @@ class GradebookWriter:
                 return None
             self._record_zero(student)
         text = "\n".join(filter(None, (outcome.get("log"), outcome.get("error"))))
-        errors = [line.strip() for line in text.splitlines() if EXCEPTION_LINE.match(line)]
+        errors = [line.strip() for line in text.splitlines()
+                  if EXCEPTION_LINE.match(line) and "see the the above traceback" not in line]
         return (errors or ["nbgrader autograde failed"])[-1][:300]
 
     def _record_zero(self, student: str) -> None:

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 
 from graders.assignment import grade_id  # noqa: E402
@@ -73,12 +74,15 @@ def _png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+NOT_CHECKED = "not checked"  # the notebook never got that far: the submissions table says why
+
+
 def failure_counts(outcomes: list[Outcome]) -> Counter:
     """How often each check failed with each message (its first line)."""
     counts: Counter = Counter()
     for outcome in outcomes:
         for test in (outcome.results or {}).get("tests", []):
-            if test["score"] < test["max_score"]:
+            if test["score"] < test["max_score"] and test["output"] != NOT_CHECKED:
                 counts[(test["name"], test["output"].strip().splitlines()[0][:160] if test["output"] else "")] += 1
     return counts
 
@@ -94,6 +98,7 @@ def plots(outcomes: list[Outcome]) -> dict[str, str]:
     axes.hist([outcome.score for outcome in graded], bins=[x - 0.5 for x in range(int(max_score) + 2)],
               color="#4c72b0")
     axes.set(xlabel="autograded score", ylabel="submissions", title="Score distribution")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figures["Score distribution"] = _png(figure)
 
     names = [test["name"] for test in graded[0].results["tests"]]

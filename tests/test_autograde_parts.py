@@ -163,6 +163,10 @@ def test_failure_messages_are_counted_by_check_and_first_line():
     counts = failure_counts(outcomes())
     assert counts[("test_cnn_architecture", "test_cnn_architecture failed")] == 1
     assert sum(counts.values()) == len(autograded_tests(read_release()))
+    never_ran = graded("dave", 0.0).results
+    for test in never_ran["tests"]:
+        test["output"] = "not checked"
+    assert failure_counts([Outcome("dave", "graded", never_ran, 1.0)]) == {}
 
 
 def test_html_report_holds_the_plots_failures_and_every_student(tmp_path):

@@ -13,6 +13,8 @@ import json
 import nbformat
 import pytest
 from batch_course import released_course, run_autograde, sample_notebook, submit, with_cell_source
+from corpus import ATTACKS
+from corpus import build as build_attack
 from course import copy_course
 
 from graders.assignment import ASSIGNMENT, autograded_tests
@@ -90,7 +92,9 @@ def test_regrading_the_same_submission_gives_identical_scores(course, scores):
 
 
 # ``graders autograde``: the same samples and some broken submissions, in parallel, into a gradebook of its own.
-BROKEN = {"broken_json": 0.0, "kernel_exits": 3.0, "no_notebook": 0.0}  # kernel_exits keeps its preprocessing
+HOSTILE = ("hand_set_accuracy", "patched_checks_and_builtins", "unknown_kernel")  # from the corpus
+BROKEN = {"broken_json": 0.0, "kernel_exits": 3.0, "no_notebook": 0.0,  # kernel_exits keeps its preprocessing
+          **{attack.name: attack.expected for attack in ATTACKS if attack.name in HOSTILE}}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +106,9 @@ def batch(tmp_path_factory, sample_npz):
     kernel_exits = with_cell_source(solution, "cnn_model", "import os\nos._exit(3)")
     submit(batch_course, "kernel_exits", with_cell_source(kernel_exits, "q_comparison", "The convnet is smaller."))
     submit(batch_course, "no_notebook", None)
+    for attack in ATTACKS:
+        if attack.name in HOSTILE:
+            submit(batch_course, attack.name, build_attack(attack))
     process = run_autograde(batch_course, sample_npz, "--workers", "2")
     assert process.returncode == 0, process.stdout[-5000:] + process.stderr[-5000:]
     return batch_course, process.stdout
