@@ -178,3 +178,18 @@ def test_html_report_holds_the_plots_failures_and_every_student(tmp_path):
     assert "test_cnn_architecture failed" in page
     assert all(student in page for student in ("alice", "bob", "carol"))
     assert "KilledWorker: worker died" in page
+
+
+def test_autograde_explains_what_is_missing_before_grading(tmp_path, sample_npz, monkeypatch, capsys):
+    from course import copy_course
+
+    from graders.cli import main
+
+    monkeypatch.delenv("GRADERS_DB_URL", raising=False)
+    course = copy_course(tmp_path / "course")
+    monkeypatch.setenv("MNIST_NPZ", str(sample_npz))
+    assert main(["autograde", "mnist_cnn", "--course", str(course)]) == 2
+    message = capsys.readouterr().out
+    assert "has no assignment 'mnist_cnn': run `nbgrader generate_assignment mnist_cnn` first" in message
+    assert main(["autograde", "mnist_cnn", "--course", str(tmp_path)]) == 2
+    assert "has no nbgrader_config.py" in capsys.readouterr().out
