@@ -52,6 +52,12 @@ def size_cluster(cores: int, memory: int, workers: int | None = None, threads: i
     return Sizing(workers, threads)
 
 
+def worker_environment(threads: int) -> dict[str, str]:
+    """A local worker's variables: its thread pools, and TensorFlow's C++ log lines kept off the console
+    (the checks' failures are exceptions, reported per submission)."""
+    return {**thread_environment(threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, sizing: Sizing) -> Iterator[Client]:
     """A client of ``scheduler`` (``tcp://HOST:PORT``), or of a local cluster of ``sizing``."""
@@ -60,6 +66,6 @@ def dask_client(scheduler: str | None, sizing: Sizing) -> Iterator[Client]:
             yield client
         return
     with LocalCluster(n_workers=sizing.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR, env=thread_environment(sizing.threads)) as cluster, \
+                      silence_logs=logging.ERROR, env=worker_environment(sizing.threads)) as cluster, \
             Client(cluster) as client:
         yield client

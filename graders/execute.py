@@ -36,6 +36,7 @@ del os, random, numpy
 """.strip()
 
 GRADER_CELL = {"graders": {"internal": True}}
+KERNEL_LOG = "kernel-output.log"
 
 
 @dataclass
@@ -147,7 +148,10 @@ def execute(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, Exe
                            resources={"metadata": {"path": str(sandbox.root)}})
     start = time.monotonic()
     try:
-        client.execute(env=sandbox.environment())
+        # The kernel's own stdout and stderr (C++ log lines of TensorFlow) go to a file in the sandbox, not to the
+        # grader's console: what a cell prints reaches the notebook through the kernel's messages.
+        with open(sandbox.root / KERNEL_LOG, "wb") as log:
+            client.execute(env=sandbox.environment(), stdout=log, stderr=log)
     except StopExecution:
         pass
     except (RuntimeError, DeadKernelError) as error:  # the kernel never started or died between cells
