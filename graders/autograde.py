@@ -9,6 +9,7 @@ changed, or was graded by older checks, and records what the gradebook lacks.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from graders.report import Outcome, grade_cells, write_grades_csv, write_html_re
 from graders.results import make_console
 from graders.sandbox import Limits
 from graders.store import ResultStore, State
-from graders.worker import Job, grade_job
+from graders.worker import Job, carry_data, grade_job
 
 
 @dataclass
@@ -165,11 +166,21 @@ class Batch:
         jobs = self._jobs(students, submissions)
         local_code = code_version()
         with dask_client(self.options.scheduler, self.sizing) as client:
-            data = client.scatter(self.data.read_bytes(), broadcast=True, hash=False)
+            with warnings.catch_warnings():  # the data travels in the graph once, so that Dask can recompute it
+                warnings.simplefilter("ignore", UserWarning)
+                data = client.submit(carry_data, self.data.read_bytes(), pure=False)
             futures = {client.submit(grade_job, job, data, retries=self.options.retries, pure=False): student
                        for student, job in jobs.items()}
-            for future in as_completed(futures):
+            resubmitted: set[str] = set()
+            pending = as_completed(futures)
+            for future in pending:
                 student = futures[future]
+                if future.status == "cancelled" and student not in resubmitted:  # lost with a dying worker
+                    resubmitted.add(student)
+                    again = client.submit(grade_job, jobs[student], data, retries=self.options.retries, pure=False)
+                    futures[again] = student
+                    pending.add(again)
+                    continue
                 try:
                     graded = future.result()
                 except Exception as error:  # the task raised, or its workers kept dying (KilledWorker)

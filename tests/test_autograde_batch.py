@@ -56,6 +56,7 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     students = [f"student{number}" for number in range(4)]
     for student in students:
         submit(course, student, untouched)
+    others = set(sandbox_processes())  # other graders' kernels on this machine, if any
     batch = subprocess.Popen(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
@@ -69,7 +70,7 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     saved_only = [student for student, state in stored.items() if not state["recorded"]]
     assert 1 <= len(finished) < len(students)
     time.sleep(1)
-    assert sandbox_processes() == [], "a sandboxed kernel outlived its killed grader"
+    assert set(sandbox_processes()) <= others, "a sandboxed kernel outlived its killed grader"
 
     resumed = subprocess.run(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
                              capture_output=True, text=True, timeout=900)
@@ -91,6 +92,7 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
     submit(course, "quick", untouched)
     submit(course, "slow", with_source(untouched, "preprocess", "import time\ntime.sleep(30)"))
     outcomes = []
+    others = set(sandbox_processes())
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         options = BatchOptions(scheduler=cluster.scheduler_address, limits=Limits(cell_seconds=120))
@@ -111,7 +113,7 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
     assert states(course)["slow"]["worker"].split(":")[-1] != str(killed)
     assert "timed out" not in by_student["slow"].message
     time.sleep(1)
-    assert sandbox_processes() == [], "the killed worker's kernel outlived it"
+    assert set(sandbox_processes()) <= others, "the killed worker's kernel outlived it"
 
 
 def test_postgresql_gradebook_against_a_real_server(tmp_path, sample_npz, monkeypatch):
