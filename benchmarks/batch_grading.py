@@ -7,8 +7,8 @@
 (c) ``graders autograde`` again with nothing changed (re-grading unchanged work).
 
 Runs on the 5,000-digit sample by default; ``--data`` takes a Keras-layout npz
-or a folder of IDX files (Debian's ``dataset-fashion-mnist``:
-/usr/share/datasets/fashion-mnist) for full-size timing. Prints the figures and
+or a folder of IDX files (the one Debian's ``dataset-fashion-mnist`` installs,
+``dpkg -L dataset-fashion-mnist``) for full-size timing. Prints the figures and
 writes them as JSON.
 
     python benchmarks/batch_grading.py [--data PATH] [--submissions 8] [--rounds 2]
@@ -134,7 +134,8 @@ def main() -> None:
         figures = {
             "machine": {"cores": available_cores(), "memory_gib": round(total_memory() / 2**30, 1),
                         "python": platform.python_version()},
-            "data": str(args.data or "5,000-digit sample (4,000 train / 1,000 test)"),
+            "data": (f"IDX files of {args.data.name}" if args.data and args.data.is_dir() else
+                     args.data.name if args.data else "5,000-digit sample (4,000 train / 1,000 test)"),
             "submissions": args.submissions, "rounds": args.rounds,
             "workers": sizing.workers, "threads_per_worker": sizing.threads,
             "seconds": {**overhead, **batch, "regrade_unchanged": regrade},
