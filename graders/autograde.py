@@ -17,13 +17,12 @@ import nbformat
 from dask.distributed import as_completed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from graders.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.data import provisioned_path
 from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
 from graders.record import GradebookError, GradebookWriter
-from graders.report import Outcome, grade_cells, write_grades_csv, write_html_report
+from graders.report import Outcome, grade_cells, outcome_line, outcomes_table, write_grades_csv, write_html_report
 from graders.results import make_console
 from graders.sandbox import Limits
 from graders.store import ResultStore, State
@@ -147,10 +146,7 @@ class Batch:
         outcome = self.outcomes[student]
         failures = sum(o.status == "failed" for o in self.outcomes.values())
         progress.update(task, advance=1, failures=failures)
-        score = f"{outcome.score:g}/{outcome.results['max_score']:g}" if outcome.results else "-"
-        style = "red" if outcome.status == "failed" else ""
-        progress.console.print(f"[{style}]{student}: {outcome.status} {score} {outcome.message}[/]" if style
-                               else f"{student}: {outcome.status} {score} {outcome.message}", highlight=False)
+        progress.console.print(outcome_line(outcome), highlight=False)
 
     def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
         notebook_name = self.release.name
@@ -215,16 +211,7 @@ class Batch:
                   for status in ("graded", "recorded", "unchanged", "failed")}
         summary = (f"{len(outcomes)} submissions in {seconds:.1f} s: " +
                    ", ".join(f"{count} {status}" for status, count in counts.items()))
-        table = Table(title=f"{self.assignment}: graders autograde ({self.writer.db_url})")
-        for column in ("student", "status", "score", "seconds", "notes"):
-            table.add_column(column, justify="right" if column in ("score", "seconds") else "left",
-                             overflow="fold")
-        for outcome in outcomes:
-            score = f"{outcome.score:g} / {outcome.results['max_score']:g}" if outcome.results else "-"
-            seconds_text = f"{outcome.seconds:.1f}" if outcome.seconds is not None else "-"
-            table.add_row(outcome.student, outcome.status, score, seconds_text, outcome.message,
-                          style="red" if outcome.status == "failed" else None)
-        self.console.print(table)
+        self.console.print(outcomes_table(outcomes, f"{self.assignment}: graders autograde ({self.writer.db_url})"))
         release_nb = nbformat.read(self.release, as_version=4)
         csv_path, html_path = self.output / "grades.csv", self.output / "report.html"
         write_grades_csv(csv_path, self.writer.db_url, self.assignment, self.release.stem, grade_cells(release_nb))

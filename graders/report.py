@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
+from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
 
 from graders.assignment import grade_id  # noqa: E402
 
@@ -33,6 +35,32 @@ class Outcome:
     @property
     def score(self) -> float | None:
         return self.results["score"] if self.results else None
+
+    @property
+    def score_text(self) -> str:
+        return f"{self.score:g} / {self.results['max_score']:g}" if self.results else "-"
+
+    @property
+    def seconds_text(self) -> str:
+        return f"{self.seconds:.1f}" if self.seconds is not None else "-"
+
+
+# Student names and notes quote the submissions: they are rich Text, never parsed as markup.
+def outcome_line(outcome: Outcome) -> Text:
+    """One submission's line as the batch goes."""
+    return Text(f"{outcome.student}: {outcome.status} {outcome.score_text} {outcome.message}",
+                style="red" if outcome.status == "failed" else "")
+
+
+def outcomes_table(outcomes: list[Outcome], title: str) -> Table:
+    """The batch's summary table: one row per submission."""
+    table = Table(title=Text(title))
+    for column in ("student", "status", "score", "seconds", "notes"):
+        table.add_column(column, justify="right" if column in ("score", "seconds") else "left", overflow="fold")
+    for outcome in outcomes:
+        table.add_row(Text(outcome.student), outcome.status, outcome.score_text, outcome.seconds_text,
+                      Text(outcome.message), style="red" if outcome.status == "failed" else None)
+    return table
 
 
 def grade_cells(release_nb) -> list[str]:
@@ -133,11 +161,9 @@ def write_html_report(path: Path, assignment: str, outcomes: list[Outcome], summ
     parts.append("</table><h2>Submissions</h2><table><tr><th>student</th><th>status</th><th>score</th>"
                  "<th>seconds</th><th>notes</th></tr>")
     for outcome in sorted(outcomes, key=lambda o: o.student):
-        score = f"{outcome.score:g} / {outcome.results['max_score']:g}" if outcome.results else "-"
-        seconds = f"{outcome.seconds:.1f}" if outcome.seconds is not None else "-"
         css = " class='failed'" if outcome.status == "failed" else ""
-        parts.append(f"<tr{css}><td>{esc(outcome.student)}</td><td>{esc(outcome.status)}</td><td>{score}</td>"
-                     f"<td>{seconds}</td><td>{esc(outcome.message)}</td></tr>")
+        parts.append(f"<tr{css}><td>{esc(outcome.student)}</td><td>{esc(outcome.status)}</td>"
+                     f"<td>{outcome.score_text}</td><td>{outcome.seconds_text}</td><td>{esc(outcome.message)}</td></tr>")
     parts.append("</table>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts) + "\n")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from nbformat import NotebookNode
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from graders.run_checks import CheckResult
 
@@ -63,17 +64,19 @@ def make_console() -> Console:
 def print_table(grading: Grading, title: str, console: Console | None = None) -> None:
     """The per-check table: check, points, passed or why not."""
     console = console or make_console()
-    table = Table(title=title, show_lines=False)
+    # Messages and events quote the submission (its file name, its errors): printed as literal text, never
+    # as rich markup, so a "[/...]" in them can neither style the table nor crash the grader.
+    table = Table(title=Text(title), show_lines=False)
     table.add_column("check")
     table.add_column("points", justify="right")
     table.add_column("result", overflow="fold")
     for name, points in grading.points.items():
         score = grading.score(name)
         message = grading.message(name).split("\n\n")[0]
-        table.add_row(name, f"{score:g} / {points:g}", message, style=None if score == points else "red")
+        table.add_row(name, f"{score:g} / {points:g}", Text(message), style=None if score == points else "red")
     console.print(table)
     for event in grading.events:
-        console.print(f"[yellow]{event}[/]")
+        console.print(Text(event, style="yellow"))
     total = sum(grading.score(name) for name in grading.points)
     console.print(f"[bold]score {total:g} / {sum(grading.points.values()):g}[/] "
                   f"(execution {grading.seconds:.1f} s)")

@@ -193,3 +193,22 @@ def test_autograde_explains_what_is_missing_before_grading(tmp_path, sample_npz,
     assert "has no assignment 'mnist_cnn': run `nbgrader generate_assignment mnist_cnn` first" in message
     assert main(["autograde", "mnist_cnn", "--course", str(tmp_path)]) == 2
     assert "has no nbgrader_config.py" in capsys.readouterr().out
+
+
+MARKUP = "ValueError: [/oops] [bold]not bold[/bold]"  # what a student's own exception may say
+
+
+def test_submission_text_is_printed_literally_never_as_markup():
+    from rich.console import Console
+
+    from graders.report import outcome_line, outcomes_table
+    from graders.results import Grading, print_table
+
+    console = Console(width=200, record=True)
+    print_table(Grading({"test_x": 1.0}, {}, 1.0, [f"cell `x`: {MARKUP}"]), "[/title] mnist_cnn.ipynb", console)
+    failing = Outcome("[/student]", "failed", None, None, f"cell `x`: {MARKUP}")
+    console.print(outcome_line(failing))
+    console.print(outcomes_table([failing, outcomes()[0]], "[/batch]"))
+    text = console.export_text()
+    assert text.count(MARKUP) == 3 and "[/title]" in text and "[/batch]" in text and text.count("[/student]") == 2
+    assert outcome_line(failing).style == "red" and outcome_line(outcomes()[0]).style == ""
