@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from graders.assignment import ASSIGNMENT  # noqa: E402
 from graders.cluster import available_cores, size_cluster, total_memory  # noqa: E402
 from graders.data import ENV_VAR, write_npz_from_idx, write_sample_npz  # noqa: E402
+from graders.nbgrader_settings import with_scripts_on_path  # noqa: E402
 from graders.samples import SAMPLES, build  # noqa: E402
 
 SCRIPTS = Path(sys.executable).parent
@@ -89,7 +90,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="graders-bench-"))
     try:
         npz = provision(args.data, folder)
-        env = {**os.environ, ENV_VAR: str(npz), "PATH": f"{SCRIPTS}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = with_scripts_on_path({**os.environ, ENV_VAR: str(npz)})
         env.pop("GRADERS_DB_URL", None)
         course = make_course(folder, args.submissions, env)
         sizing = size_cluster(available_cores(), total_memory(), args.workers)

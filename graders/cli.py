@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from graders.nbgrader_settings import with_scripts_on_path
+
 
 def _sample_data(args: argparse.Namespace) -> int:
     from graders.data import write_sample_npz
@@ -99,9 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
-    # nbgrader runs the `alembic` command of this environment, which an unactivated virtual environment misses.
-    scripts = str(Path(sys.executable).parent)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+    os.environ["PATH"] = with_scripts_on_path(os.environ)["PATH"]
     args = build_parser().parse_args(argv)
     return args.run(args)

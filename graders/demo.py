@@ -18,20 +18,15 @@ from graders.assignment import ASSIGNMENT, autograded_tests
 from graders.autograde import Batch, BatchOptions
 from graders.data import ENV_VAR, write_sample_npz
 from graders.gradebook_scores import autograded_scores
-from graders.nbgrader_settings import default_db_url
+from graders.nbgrader_settings import default_db_url, with_scripts_on_path
 from graders.results import make_console
 from graders.samples import SAMPLES, expected_scores, write_submissions
 
 
 def nbgrader(course: Path, *args: str) -> None:
-    """Run an nbgrader command in the course folder, failing loudly.
-
-    This environment's scripts folder goes first on PATH: nbgrader runs the
-    ``alembic`` command, which an unactivated virtual environment would miss.
-    """
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, check=True, env=env)
+    """Run an nbgrader command in the course folder, failing loudly."""
+    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, check=True,
+                   env=with_scripts_on_path(os.environ))
 
 
 def ensure_data(course: Path, console: Console) -> None:

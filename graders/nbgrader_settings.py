@@ -1,6 +1,8 @@
 """Values ``nbgrader_config.py`` takes from the kit."""
 
 import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 # Lines TensorFlow, absl, Keras and Python's warnings module write to stderr.
@@ -20,3 +22,10 @@ LOG_LINE_PATTERN = "|".join(
 def default_db_url(course_root: str | os.PathLike) -> str:
     """The gradebook URL: ``GRADERS_DB_URL``, else the course's sqlite file."""
     return os.environ.get("GRADERS_DB_URL", f"sqlite:///{Path(course_root).resolve() / 'gradebook.db'}")
+
+
+def with_scripts_on_path(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with this Python environment's scripts folder first on PATH: nbgrader runs the
+    ``alembic`` command, which an unactivated virtual environment would miss."""
+    scripts, path = str(Path(sys.executable).parent), env.get("PATH", "")
+    return {**env, "PATH": path if scripts in path.split(os.pathsep) else os.pathsep.join([scripts, path])}

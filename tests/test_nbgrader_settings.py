@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
-from graders.nbgrader_settings import LOG_LINE_PATTERN, default_db_url
+from graders.nbgrader_settings import LOG_LINE_PATTERN, default_db_url, with_scripts_on_path
 
 LOG_LINES = [
     "I0000 00:00:1795904038.169010    1931 cpu_feature_guard.cc:227] This TensorFlow binary is optimized",
@@ -35,3 +38,10 @@ def test_gradebook_defaults_to_sqlite_in_the_course_and_is_configurable(tmp_path
     assert default_db_url(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
     monkeypatch.setenv("GRADERS_DB_URL", "postgresql://grader@localhost/course")
     assert default_db_url(tmp_path) == "postgresql://grader@localhost/course"
+
+
+def test_scripts_folder_goes_first_on_path_once():
+    scripts = str(Path(sys.executable).parent)
+    env = with_scripts_on_path({"PATH": "/usr/bin", "OTHER": "kept"})
+    assert env == {"PATH": f"{scripts}{os.pathsep}/usr/bin", "OTHER": "kept"}
+    assert with_scripts_on_path(env) == env
