@@ -13,6 +13,10 @@ through the environment:
 import os
 from pathlib import Path
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from graders.feedback import AddGraderFeedback, HideHiddenTests
 from graders.nbgrader_settings import LOG_LINE_PATTERN, default_db_url
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
@@ -38,6 +42,10 @@ c.OverwriteCells.add_missing_cells = True
 # Keep a runaway print from bloating the autograded notebook and the feedback.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+
+# Feedback for students: no hidden test code (stock nbgrader shows it), and the
+# checks with their messages and plots of the student's model at the top.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests, AddGraderFeedback]
 
 # The kernel inherits this environment: quiet TensorFlow's C++ logs and point
 # the notebook and the checks at the provisioned data.

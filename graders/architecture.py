@@ -1,6 +1,7 @@
 """Compare a Keras 3 model with a reference architecture, layer by layer.
 
-Layers are aligned with ``difflib`` on their types, so a missing or extra
+Layers are aligned with ``difflib`` on their types (``graders.selfcheck.align``,
+shared with the students' self-checks), so a missing or extra
 layer shows up as a gap in the table instead of shifting every later row (the
 mistake of checkers that ``zip`` the two lists).
 """
@@ -8,41 +9,17 @@ mistake of checkers that ``zip`` the two lists).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
-from itertools import zip_longest
 
-from graders.reference import INPUT_SHAPE, LayerSpec, total_params
+from graders.reference import LayerSpec, total_params
+from graders.selfcheck import align, found_layers
 
 FIELDS = ("type", "output_shape", "params", "activation", "padding")
 
 
-def _output_shape(layer) -> tuple[int | None, ...] | None:
-    try:
-        return tuple(layer.output.shape)
-    except (AttributeError, ValueError):
-        return None
-
-
 def describe_model(model) -> tuple[LayerSpec, ...]:
     """The model's layers (InputLayer excluded) as ``LayerSpec`` rows."""
-    if not getattr(model, "built", True) or not model.layers or _output_shape(model.layers[-1]) is None:
-        model.build((None, *INPUT_SHAPE))
-    specs = []
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        config = layer.get_config()
-        activation = config.get("activation")
-        specs.append(
-            LayerSpec(
-                type=type(layer).__name__,
-                output_shape=_output_shape(layer),
-                params=layer.count_params(),
-                activation=activation if isinstance(activation, str) else None,
-                padding=config.get("padding"),
-            )
-        )
-    return tuple(specs)
+    return tuple(LayerSpec(layer.type, layer.output_shape, layer.params, layer.setting("activation"),
+                           layer.setting("padding")) for layer in found_layers(model))
 
 
 @dataclass
@@ -118,11 +95,11 @@ def _differences(expected: LayerSpec | None, found: LayerSpec | None) -> list[st
 
 def compare_layers(expected: tuple[LayerSpec, ...], found: tuple[LayerSpec, ...]) -> Comparison:
     """Align ``found`` with ``expected`` and mark every difference."""
-    matcher = SequenceMatcher(a=[s.type for s in expected], b=[s.type for s in found], autojunk=False)
     rows: list[Row] = []
-    for _tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        for exp, got in zip_longest(expected[a0:a1], found[b0:b1]):
-            rows.append(Row(exp, got, _differences(exp, got)))
+    for a, b in align([spec.type for spec in expected], [spec.type for spec in found]):
+        exp = expected[a] if a is not None else None
+        got = found[b] if b is not None else None
+        rows.append(Row(exp, got, _differences(exp, got)))
     return Comparison(rows, total_params(expected), sum(s.params for s in found))
 
 

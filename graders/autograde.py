@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graders.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.data import provisioned_path
+from graders.feedback import write_feedback
 from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
 from graders.record import GradebookError, GradebookWriter
 from graders.report import Outcome, grade_cells, outcome_line, outcomes_table, write_grades_csv, write_html_report
@@ -188,6 +189,7 @@ class Batch:
                                                          f"worker {graded.worker} runs other grading code")
                     else:
                         self.store.save(graded, students[student], self.version)
+                        write_feedback(self.store.student_folder(student), student, self.assignment)
                         self._record(student, "graded")
                 finally:
                     future.release()
@@ -217,7 +219,8 @@ class Batch:
         write_grades_csv(csv_path, self.writer.db_url, self.assignment, self.release.stem, grade_cells(release_nb))
         write_html_report(html_path, self.assignment, outcomes, summary)
         self.console.print(summary)
-        self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/")
+        self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/ "
+                           "(results.json, feedback.html, executed.ipynb)")
 
 
 def autograde_command(course: Path, assignment: str, options: BatchOptions) -> int:

@@ -2,7 +2,8 @@
 
 The export code runs inside the student's kernel after each test cell and at
 the end, writing only what changed: ``NAME.keras`` for models, ``NAME.npy`` for
-arrays, ``answers.json`` for the ``q_`` answers. Whatever the kernel wrote is
+arrays, ``answers.json`` for the ``q_`` answers and ``histories.json`` for the
+training curves ``model.fit`` returned (for the feedback's plots). Whatever the kernel wrote is
 untrusted: models load with ``safe_mode=True`` (no Lambda code), arrays
 without pickle, answers as plain JSON scalars.
 """
@@ -18,9 +19,11 @@ import numpy as np
 MODELS = ("model", "dense_model")
 ARRAYS = ("train_images", "test_images")
 ANSWER_PREFIX = "q_"
+HISTORIES = {"history": "model", "dense_history": "dense_model"}  # fit's History -> the model it trained
+MAX_EPOCHS = 1000
 
 EXPORT_CODE = '''
-def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}):
+def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, histories={histories!r}):
     import json, os
     import numpy
     state = globals().setdefault("__graders_exported", {{}})
@@ -30,6 +33,14 @@ def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}):
             answers[name] = value.item() if isinstance(value, numpy.generic) else value
     with open(os.path.join(folder, "answers.json"), "w") as file:
         json.dump(answers, file)
+    curves, numbers = {{}}, (int, float, numpy.floating)
+    for name in histories:
+        logs = getattr(globals().get(name), "history", None)
+        if isinstance(logs, dict):
+            curves[name] = {{str(key): [float(v) for v in values][:{max_epochs}] for key, values in logs.items()
+                            if isinstance(values, list) and all(isinstance(v, numbers) for v in values)}}
+    with open(os.path.join(folder, "histories.json"), "w") as file:
+        json.dump(curves, file)
     for name in arrays:
         value = globals().get(name)
         if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf":
@@ -55,7 +66,8 @@ except Exception as error:
 
 def export_code(folder: Path) -> str:
     """The code of an export cell writing into ``folder``."""
-    return EXPORT_CODE.format(folder=str(folder), models=MODELS, arrays=ARRAYS, prefix=ANSWER_PREFIX).strip()
+    return EXPORT_CODE.format(folder=str(folder), models=MODELS, arrays=ARRAYS, prefix=ANSWER_PREFIX,
+                              histories=tuple(HISTORIES), max_epochs=MAX_EPOCHS).strip()
 
 
 @dataclass
@@ -65,6 +77,7 @@ class Exports:
     models: dict[str, object] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     answers: dict[str, object] = field(default_factory=dict)
+    histories: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # model name -> metric -> epochs
     problems: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str):
@@ -113,4 +126,21 @@ def load_exports(folder: Path) -> Exports:
                     str(key): value for key, value in answers.items()
                     if str(key).startswith(ANSWER_PREFIX) and isinstance(value, (bool, int, float, str))
                 }
+    exports.histories = _read_histories(folder / "histories.json")
     return exports
+
+
+def _read_histories(path: Path) -> dict[str, dict[str, list[float]]]:
+    """Training curves by model name, numbers only; anything else in the file is dropped."""
+    try:
+        found = json.loads(path.read_text()) if path.is_file() else {}
+    except (ValueError, OSError):
+        return {}
+    curves = {}
+    for name, model in HISTORIES.items():
+        logs = found.get(name) if isinstance(found, dict) else None
+        if isinstance(logs, dict):
+            curves[model] = {str(metric)[:40]: [float(v) for v in values[:MAX_EPOCHS]]
+                             for metric, values in list(logs.items())[:10]
+                             if isinstance(values, list) and all(isinstance(v, (int, float)) for v in values)}
+    return curves

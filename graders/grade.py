@@ -13,10 +13,12 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from graders import selfcheck
 from graders.assignment import autograded_tests, read_release
 from graders.data import provisioned_path
 from graders.execute import execute, without_grader_cells
 from graders.export import load_exports
+from graders.feedback_data import feedback_data
 from graders.results import Grading, print_table, to_gradescope
 from graders.run_checks import run_checks
 from graders.sandbox import Limits, Sandbox
@@ -44,6 +46,7 @@ def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode
     preloading = preload_keras()
     with Sandbox(limits, hide=(notebook.resolve().parent, data.resolve().parent)) as sandbox:
         sandbox.add_file(data, "mnist.npz")
+        sandbox.add_file(Path(selfcheck.__file__), "selfcheck.py")  # the visible checks import it, as released
         executed, report = execute(prepared.notebook, sandbox)
         exports = load_exports(sandbox.exports)
         isolation = [] if sandbox.user is not None else [
@@ -52,7 +55,7 @@ def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode
     preloading.join()
     checks = run_checks(exports)
     return Grading(points, checks, time.monotonic() - start, isolation + prepared.notes + report.events,
-                   without_grader_cells(executed))
+                   without_grader_cells(executed), feedback_data(exports))
 
 
 def grade_command(notebook: Path, output: Path | None, limits: Limits) -> int:

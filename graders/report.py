@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
-import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
+from nbgrader.api import Gradebook, MissingEntry
+from rich.table import Table
+from rich.text import Text
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
-from rich.table import Table  # noqa: E402
-from rich.text import Text  # noqa: E402
-
-from graders.assignment import grade_id  # noqa: E402
+from graders.assignment import grade_id
+from graders.plots import png_base64
 
 
 @dataclass
@@ -95,13 +91,6 @@ def write_grades_csv(path: Path, db_url: str, assignment: str, notebook: str, ce
     return len(rows)
 
 
-def _png(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 NOT_CHECKED = "not checked"  # the notebook never got that far: the submissions table says why
 
 
@@ -127,7 +116,7 @@ def plots(outcomes: list[Outcome]) -> dict[str, str]:
               color="#4c72b0")
     axes.set(xlabel="autograded score", ylabel="submissions", title="Score distribution")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    figures["Score distribution"] = _png(figure)
+    figures["Score distribution"] = png_base64(figure)
 
     names = [test["name"] for test in graded[0].results["tests"]]
     rates = [100 * sum(any(t["name"] == name and t["score"] == t["max_score"] for t in o.results["tests"])
@@ -135,14 +124,14 @@ def plots(outcomes: list[Outcome]) -> dict[str, str]:
     figure, axes = plt.subplots(figsize=(6, 0.3 * len(names) + 1))
     axes.barh(names[::-1], rates[::-1], color="#55a868")
     axes.set(xlabel="% of submissions passing", xlim=(0, 100), title="Pass rate per check")
-    figures["Pass rate per check"] = _png(figure)
+    figures["Pass rate per check"] = png_base64(figure)
 
     timed = sorted((o for o in graded if o.seconds is not None), key=lambda o: o.seconds)
     if timed:
         figure, axes = plt.subplots(figsize=(6, 0.25 * len(timed) + 1))
         axes.barh([o.student for o in timed], [o.seconds for o in timed], color="#c44e52")
         axes.set(xlabel="seconds (execution and checks)", title="Grading time per submission")
-        figures["Grading time per submission"] = _png(figure)
+        figures["Grading time per submission"] = png_base64(figure)
     return figures
 
 

@@ -22,6 +22,7 @@ class Grading:
     seconds: float
     events: list[str] = field(default_factory=list)
     notebook: NotebookNode | None = None  # as executed, without the grader's own cells; None if it never ran
+    extra: dict = field(default_factory=dict)  # feedback plots' data (Gradescope's extra_data), never scored
 
     def score(self, name: str) -> float:
         result = self.checks.get(name)
@@ -53,6 +54,7 @@ def to_gradescope(grading: Grading) -> dict:
         "execution_time": round(grading.seconds, 1),
         "output": "\n".join(grading.events) or "The notebook ran to the end.",
         "tests": tests,
+        "extra_data": grading.extra,
     }
 
 

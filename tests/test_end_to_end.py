@@ -49,6 +49,20 @@ def release_nb(course):
     return nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
 
 
+def assert_no_hidden_test_code(html: str) -> None:
+    for hidden in ("BEGIN HIDDEN TESTS", "checks.check_architecture", "checks.check_accuracy", "from graders"):
+        assert hidden not in html, f"feedback shows hidden test code: {hidden!r}"
+
+
+def test_stock_feedback_hides_hidden_tests_and_keeps_messages(course):
+    graded = (course / "autograded" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert "checks.check_architecture" in graded  # what stock nbgrader's feedback would show
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", "padding_same")
+    feedback = (course / "feedback" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert_no_hidden_test_code(feedback)
+    assert "padding differs" in feedback and "selfcheck-first" in feedback  # the self-check's message and table
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=[sample.student for sample in SAMPLES])
 def test_each_submission_scores_exactly_what_it_earns(scores, release_nb, sample):
     assert scores[sample.student] == expected_scores(sample, release_nb)
@@ -82,7 +96,10 @@ def test_a_failed_architecture_check_shows_the_layer_table(course):
     graded = nbformat.read(course / "autograded" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
     cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_cnn_architecture")
     (error,) = [output for output in cell.outputs if output.output_type == "error"]
-    assert "layer 1 (Conv2D)" in error.evalue and "padding expected 'valid', found 'same'" in error.evalue
+    assert error.evalue.startswith("model: layer 1: padding differs; hint: use padding=\"valid\"")
+    (table,) = [output.data["text/html"] for output in cell.outputs if output.output_type == "display_data"]
+    first = table.split('<tr class="selfcheck-first"', 1)[1].split("</tr>", 1)[0]
+    assert "Conv2D" in first and "padding=same" in first
 
 
 def test_regrading_the_same_submission_gives_identical_scores(course, scores):
@@ -149,8 +166,14 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     assert rows["kernel_exits"]["q_comparison"] == "" and rows["kernel_exits"]["needs_manual_grade"] == "true"
     assert (results / "report.html").read_text().count("data:image/png") == 3
     nbgrader(batch_course, "generate_feedback", ASSIGNMENT, "--student", "padding_same")
-    feedback = batch_course / "feedback" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.html"
-    assert "padding expected" in feedback.read_text()
+    feedback = (batch_course / "feedback" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "padding expected" in feedback and "first difference" in feedback  # the check's message, the table
+    assert_no_hidden_test_code(feedback)
+    assert "Training curves" in feedback and "Confusion matrix (" in feedback
+    assert feedback.count("data:image/png;base64") >= 2
+    own = (results / "padding_same" / "feedback.html").read_text()  # the engine's own page
+    assert own.count("data:image/png;base64") == 2 and "padding expected" in own and "0 / 3" in own
+    assert_no_hidden_test_code(own)
     nbgrader(batch_course, "export", "--to", str(batch_course / "export.csv"))
     with open(batch_course / "export.csv") as stream:
         exported = {row["student_id"]: row for row in csv.DictReader(stream)}

@@ -1,0 +1,166 @@
+"""In the browser: the instructor grades in JupyterLab's formgrader, a student runs a self-check.
+
+JupyterLab 4 with nbgrader's extensions serves a graded copy of the course, or
+a student's home folder; headless Chromium, driven by Playwright, clicks
+through it and saves the screenshots the README shows (``GRADERS_SCREENSHOTS``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nbformat
+import pytest
+from batch_course import released_course, run_autograde, sample_notebook, submit, with_cell_source
+from jupyter_lab import chromium_page, jupyter_lab, require_browser, screenshot_folder
+from nbgrader.api import Gradebook
+
+from graders.assignment import ASSIGNMENT
+from graders.data import ENV_VAR
+from graders.demo import nbgrader
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # require_browser() skips the tests, or fails them under GRADERS_REQUIRE_BROWSER=1
+    expect = None
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.slow
+
+WRITTEN_ANSWER = ("`Conv2D` expects a channel axis, so each image becomes 28 × 28 × 1. The pixels become float32 "
+                  "and are divided by 255, so the inputs lie in [0, 1]: small inputs keep training stable.")
+GRADED_CELL = "q_preprocessing_purpose"  # a written answer worth 2 points
+CHECK_CELL = "# Check: the convnet's layers"  # the visible check of test_cnn_architecture
+SLOW = 180_000  # ms: a kernel start, TensorFlow's import and a few cells on a loaded CI machine
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A released copy of the course whose exchange is a writable folder of its own."""
+    require_browser()  # before paying for the course
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("GRADERS_DB_URL", raising=False)
+        course = released_course(tmp_path_factory.mktemp("course"))
+    exchange = tmp_path_factory.mktemp("exchange")
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded_course(course, sample_npz) -> Path:
+    """Two submissions, autograded: the solution (with a written answer) and the untouched release."""
+    submit(course, "solution", with_cell_source(sample_notebook(course, "solution"), GRADED_CELL, WRITTEN_ANSWER))
+    submit(course, "untouched", sample_notebook(course, "untouched"))
+    process = run_autograde(course, sample_npz, "--workers", "2")
+    assert process.returncode == 0, process.stdout[-5000:] + process.stderr[-5000:]
+    return course
+
+
+def open_lab(page: Page, url: str) -> None:
+    """Load JupyterLab and fold its left sidebar away, leaving the width to the main area."""
+    page.goto(url)
+    page.wait_for_selector("#jp-main-dock-panel")
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+
+
+def menu(page: Page, name: str, item: str) -> None:
+    """Click ``item`` in the menu bar's menu ``name``."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=name).click()
+    page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
+
+
+def test_instructor_reviews_scores_and_grades_a_written_answer_in_formgrader(graded_course, sample_npz, tmp_path):
+    shots = screenshot_folder()
+    with (jupyter_lab(graded_course, tmp_path / "lab.log", {ENV_VAR: str(sample_npz)}) as server,
+          chromium_page(shots / "failed-instructor.png") as page):
+        open_lab(page, server.url("lab"))
+        menu(page, "Nbgrader", "Formgrader")
+        formgrader = page.frame_locator("#formgrader-iframe iframe")
+
+        submissions = formgrader.locator("#main-table tr", has_text=ASSIGNMENT).locator("td.num-submissions a")
+        expect(submissions).to_have_text("2")
+        page.screenshot(path=shots / "instructor-formgrader-assignments.png")
+
+        submissions.click()
+        for student, score in (("solution", "20"), ("untouched", "0")):
+            row = formgrader.locator("#main-table tr", has_text=student)
+            expect(row.locator("td.score")).to_have_text(re.compile(rf"^{score} / \d+$"))
+        page.screenshot(path=shots / "instructor-formgrader-submissions.png")
+
+        formgrader.get_by_role("link", name="Manual Grading").click()
+        formgrader.locator(f"#main-table a[href$='/gradebook/{ASSIGNMENT}']").click()
+        formgrader.locator(f"#main-table a[href$='/gradebook/{ASSIGNMENT}/{ASSIGNMENT}']").click()
+        formgrader.locator("#main-table a.name-shown", has_text="solution").wait_for(state="attached")
+        formgrader.get_by_role("button", name="Show All Names").click()
+        formgrader.get_by_role("link", name="solution", exact=True).click()
+
+        score = formgrader.locator(f"input.score#{GRADED_CELL}")
+        score.wait_for()  # then wait for the page's scripts: a score typed before they load its grades is lost
+        submission_page = page.frame(url=re.compile("/formgrader/submissions/"))
+        submission_page.wait_for_function("() => window.formgrader?.grades?.loaded && formgrader.comments?.loaded")
+        with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT") as saved:
+            score.fill("2")
+            score.press("Tab")  # formgrader saves a score when its field loses focus
+        assert saved.value.ok and saved.value.json()["manual_score"] == 2
+        comment = formgrader.locator(f"textarea#{GRADED_CELL}-comment")
+        with page.expect_response(lambda r: "/formgrader/api/comment/" in r.url and r.request.method == "PUT"):
+            comment.fill("All three steps explained, each with its reason.")
+            comment.press("Tab")
+        formgrader.locator(".nbgrader_cell", has=score).scroll_into_view_if_needed()
+        page.screenshot(path=shots / "instructor-manual-grading.png")
+
+    with Gradebook(f"sqlite:///{graded_course / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade(GRADED_CELL, ASSIGNMENT, ASSIGNMENT, "solution")
+        assert (grade.manual_score, grade.score, grade.max_score) == (2, 2, 2)
+
+
+def test_student_self_check_shows_the_first_wrong_layer(course, sample_npz, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(course / "release" / ASSIGNMENT, home / ASSIGNMENT)
+    nbformat.write(sample_notebook(course, "padding_same"), home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    shots = screenshot_folder()
+    with (jupyter_lab(home, tmp_path / "lab.log", {ENV_VAR: str(sample_npz)}) as server,
+          chromium_page(shots / "failed-student.png") as page):
+        open_lab(page, server.url(f"lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
+        expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=SLOW)
+        cell = page.locator(".jp-CodeCell", has_text=CHECK_CELL)
+        cell.locator(".jp-InputPrompt").click()  # selects the cell without editing it
+        menu(page, "Run", "Run All Above Selected Cell")  # setup, data, preprocessing, the model: no training
+        menu(page, "Run", "Run Selected Cell and Do not Advance")  # queued after those
+        expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=SLOW)
+
+        first = cell.locator("table.selfcheck tr.selfcheck-first")
+        expect(first).to_contain_text("Conv2D")
+        expect(first).to_contain_text("same")
+        # The check cell and its table, without the traceback under it.
+        cell.evaluate("node => node.scrollIntoView({block: 'start'})")
+        output = cell.locator(".jp-OutputArea-child", has=page.locator("table.selfcheck"))
+        top, table = cell.bounding_box(), output.bounding_box()
+        height = table["y"] + table["height"] - top["y"]
+        page.screenshot(path=shots / "student-self-check.png",
+                        clip={"x": top["x"], "y": top["y"], "width": top["width"], "height": height})
+
+
+def test_student_reads_feedback_with_plots_and_no_hidden_test_code(graded_course, tmp_path):
+    """Both feedback pages open in the browser with their plots drawn; neither shows hidden test code."""
+    nbgrader(graded_course, "generate_feedback", ASSIGNMENT, "--student", "solution")
+    pages = {"feedback-nbgrader.png": graded_course / "feedback" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.html",
+             "feedback.png": graded_course / "results" / ASSIGNMENT / "solution" / "feedback.html"}
+    shots = screenshot_folder()
+    with chromium_page(shots / "failed-feedback.png") as page:
+        for name, html in pages.items():
+            page.goto(html.as_uri())
+            text = page.locator("body").inner_text()
+            for hidden in ("BEGIN HIDDEN TESTS", "checks.check_", "from graders"):
+                assert hidden not in text, f"{html.name} shows hidden test code: {hidden!r}"
+            assert "test_cnn_architecture" in text and "3 / 3" in text
+            plots = page.locator("img.grader-plot[src^='data:image/png']")  # not the notebook's own digit plot
+            expect(plots).to_have_count(2)
+            widths = plots.evaluate_all("images => images.map(image => image.naturalWidth)")
+            assert all(width > 300 for width in widths), widths  # drawn, not broken images
+            page.screenshot(path=shots / name, full_page=name == "feedback.png")

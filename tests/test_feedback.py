@@ -1,0 +1,91 @@
+"""Feedback for students: checks with points and messages, plots, and never hidden test code."""
+
+import json
+
+import nbformat
+import numpy as np
+from conftest import cnn_layers, sequential
+from nbconvert.exporters.exporter import ResourcesDict
+from traitlets.config import Config
+
+from graders.export import Exports, _read_histories
+from graders.feedback import AddGraderFeedback, HideHiddenTests, feedback_html, plot_images, write_feedback
+from graders.feedback_data import confusion_matrix, feedback_data
+
+HISTORY = {"loss": [0.7, 0.2, 0.1], "accuracy": [0.8, 0.93, 0.96]}
+MATRIX = [[91 if i == j else 1 for j in range(10)] for i in range(10)]
+RESULTS = {
+    "score": 17, "max_score": 20, "output": "The notebook ran to the end.",
+    "tests": [{"name": "test_cnn_shapes", "score": 1, "max_score": 1, "output": "passed"},
+              {"name": "test_cnn_architecture", "score": 0, "max_score": 3,
+               "output": "layer 1 (Conv2D): padding expected 'valid', found 'same' <script>"}],
+    "extra_data": {"training_history": {"model": HISTORY, "dense_model": HISTORY},
+                   "confusion_matrix": {"model": MATRIX}},
+}
+
+
+def test_engine_feedback_page_has_points_messages_and_two_plots():
+    page = feedback_html(RESULTS, "ada", "mnist_cnn")
+    assert "17 / 20" in page and "0 / 3" in page and "padding expected" in page
+    assert "<script>" not in page  # the message is escaped
+    assert page.count("data:image/png;base64,") == 2 and "910 of 1,000 right" in page
+
+
+def test_no_recorded_training_means_no_curve_but_still_a_matrix():
+    images = plot_images({"training_history": {}, "confusion_matrix": {"model": MATRIX}})
+    assert list(images) == ["Confusion matrix (910 of 1,000 right)"]
+    assert "No plots" in feedback_html({**RESULTS, "extra_data": {}}, "ada", "mnist_cnn")
+
+
+def test_write_feedback_beside_results(tmp_path):
+    assert write_feedback(tmp_path, "ada", "mnist_cnn") is None
+    (tmp_path / "results.json").write_text(json.dumps(RESULTS))
+    assert "feedback for ada" in write_feedback(tmp_path, "ada", "mnist_cnn").read_text()
+
+
+def test_hidden_test_code_and_its_traceback_are_removed():
+    cell = nbformat.v4.new_code_cell(
+        "print('visible')\n### BEGIN HIDDEN TESTS\nfrom graders import checks\nchecks.check_answer('q', q)\n"
+        "### END HIDDEN TESTS")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_q", "points": 1, "solution": False}
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="q = 3 is not the right answer",
+                                           traceback=["----> 4 checks.check_answer('q', q)", "AssertionError"])]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook, _ = HideHiddenTests().preprocess(notebook, ResourcesDict())
+    (cleaned,) = notebook.cells
+    assert cleaned.source == "print('visible')" and "check_answer" not in json.dumps(cleaned.outputs)
+    assert cleaned.outputs[0].traceback == ["AssertionError: q = 3 is not the right answer"]
+
+
+def test_nbgrader_feedback_gets_the_checks_and_plots_at_the_top(tmp_path):
+    folder = tmp_path / "results" / "mnist_cnn" / "ada"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(RESULTS))
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    resources = ResourcesDict(nbgrader={"assignment": "mnist_cnn", "student": "ada"})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# the lesson")])
+    notebook, _ = AddGraderFeedback(config=config).preprocess(notebook, resources)
+    assert len(notebook.cells) == 2 and notebook.cells[0].source.count("data:image/png;base64,") == 2
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# the lesson")])
+    resources["nbgrader"]["student"] = "bob"  # graded by stock nbgrader: nothing to add
+    assert len(AddGraderFeedback(config=config).preprocess(other, resources)[0].cells) == 1
+
+
+def test_histories_file_keeps_numbers_only(tmp_path):
+    (tmp_path / "histories.json").write_text(json.dumps({
+        "history": {"loss": [0.5, 0.25], "note": "text", "accuracy": [0.9, "x"]},
+        "dense_history": [1, 2], "other": {"loss": [1.0]}}))
+    assert _read_histories(tmp_path / "histories.json") == {"model": {"loss": [0.5, 0.25]}}
+    (tmp_path / "histories.json").write_text("not json")
+    assert _read_histories(tmp_path / "histories.json") == {}
+
+
+def test_confusion_matrix_counts_every_test_image(provisioned):
+    model = sequential(cnn_layers())
+    matrix = np.array(confusion_matrix(model))
+    assert matrix.shape == (10, 10) and matrix.sum() == 1000
+    data = feedback_data(Exports(models={"model": model}, histories={"model": HISTORY}))
+    assert np.array(data["confusion_matrix"]["model"]).sum() == 1000 and data["training_history"]["model"] == HISTORY
+    broken = feedback_data(Exports(models={"model": sequential(cnn_layers()[:-1])}))  # no 10-way output
+    assert "confusion_matrix" not in broken and "not (1000, 10)" in broken["confusion_matrix_problem"]

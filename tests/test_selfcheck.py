@@ -1,0 +1,118 @@
+"""The students' self-checks: a per-layer table naming the first difference, clear preprocessing messages."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, cnn_layers, dense_layers, functional, sequential
+from keras import layers
+
+from graders import reference, selfcheck
+from graders.selfcheck import check_model, check_scaling, check_shapes, compare
+
+
+def first_row_html(result) -> str:
+    match = re.search(r'<tr class="selfcheck-first"[^>]*>(.*?)</tr>', result._repr_html_())
+    assert match, "no row is highlighted as the first difference"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("build", [sequential, functional])
+def test_the_lesson_networks_pass_with_a_clean_table(build):
+    result = check_model(build(cnn_layers()), "cnn")
+    assert result.ok and result.found_params == reference.CNN_PARAMS
+    html = result._repr_html_()
+    assert 'class="selfcheck"' in html and "selfcheck-first" not in html and "matches the lesson" in html
+    assert check_model(build(dense_layers()), "dense").ok
+
+
+def test_padding_same_names_the_first_conv_layer_and_hints():
+    with pytest.raises(AssertionError) as failure:
+        check_model(functional(cnn_layers(padding="same")), "cnn")
+    message = str(failure.value)
+    assert message.startswith("model: layer 1: padding differs") and 'padding="valid"' in message
+    row = first_row_html(compare(functional(cnn_layers(padding="same")), "cnn"))
+    assert "Conv2D" in row and "padding=same" in row
+
+
+def test_extra_layer_is_a_gap_not_a_shift():
+    result = compare(sequential(cnn_layers(extra=[layers.Dropout(0.5)])), "cnn")
+    assert result.summary().startswith("model: layer 7: an extra layer; hint: remove this Dropout layer")
+    assert [row.differences for row in result.rows].count([]) == 7  # every lesson layer still lines up
+    assert "Dropout" in first_row_html(result)
+
+
+def test_missing_pooling_layer_is_named():
+    result = compare(sequential(cnn_layers(drop_pool2=True)), "cnn")
+    assert result.summary() == "model: layer 4: a layer is missing; hint: add a MaxPooling2D(pool 2×2) layer here"
+
+
+def test_wrong_width_and_activation_hints():
+    narrow = compare(sequential(dense_layers((512, 128, 128))), "dense")
+    assert narrow.summary() == "dense_model: layer 3: units differs; hint: use 256 units"
+    sigmoid = compare(sequential(cnn_layers(head_activation="sigmoid")), "cnn")
+    assert sigmoid.summary() == 'model: layer 7: activation differs; hint: use activation="softmax"'
+
+
+def test_plain_text_marks_the_first_difference():
+    text = str(compare(sequential(cnn_layers(filters=(32, 32, 128))), "cnn"))
+    marked = [line for line in text.splitlines() if line.startswith(">>")]
+    assert len(marked) == 1 and marked[0].startswith(">>3") and "use 64 filters" in marked[0]
+    assert "first difference: model: layer 3: filters differs" in text
+
+
+def test_not_a_model_is_a_clear_message():
+    with pytest.raises(AssertionError, match="model should be a Keras model, found NoneType"):
+        check_model(None, "cnn")
+
+
+def test_nothing_hidden_is_shown():
+    """The table shows the lesson's configuration and the student's own model, never the reference's shapes."""
+    text = str(compare(sequential(cnn_layers(padding="same")), "cnn"))  # a wrong model: no correct shapes
+    assert "13" not in text, "the first pooling layer's expected size (a question's answer) leaks"
+    source = Path(selfcheck.__file__).read_text()
+    assert "ANSWERS" not in source and "import graders" not in source and "from graders" not in source
+
+
+def test_the_lesson_tables_agree_with_the_reference():
+    for lesson, expected in reference.ARCHITECTURES.items():
+        _name, layers_, total = selfcheck.LESSON[lesson]
+        assert [layer.type for layer in layers_] == [spec.type for spec in expected]
+        assert [layer.setting("activation") for layer in layers_] == [spec.activation for spec in expected]
+        assert total == reference.total_params(expected)
+
+
+def test_release_ships_the_same_selfcheck_as_the_package():
+    for folder in ("source", "release"):
+        assert (ROOT / folder / "mnist_cnn" / "selfcheck.py").read_bytes() == Path(selfcheck.__file__).read_bytes()
+
+
+RAW = np.random.default_rng(0).integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
+LABELS = np.zeros(20, dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("images", "message"), [
+    (RAW, r"shape \(20, 28, 28\): add the channel axis"),
+    (RAW.reshape(20, 784), "it is flattened"),
+    (RAW.reshape(20, 28, 28, 1), r"uint8, expected float32: convert with .astype\(\"float32\"\)"),
+    (RAW.reshape(20, 28, 28, 1).astype("float64"), "float64 takes twice the memory"),
+    ([[0.0]], "should be a NumPy array, found list"),
+])
+def test_preprocessing_shape_mistakes_are_explained(images, message):
+    with pytest.raises(AssertionError, match=message):
+        check_shapes(images, images, LABELS, LABELS)
+
+
+@pytest.mark.parametrize(("factor", "message"), [(1, "divide by 255"), (255 * 255, "divided by 255 twice")])
+def test_scaling_mistakes_are_explained(factor, message):
+    images = RAW.reshape(20, 28, 28, 1).astype("float32") / factor
+    with pytest.raises(AssertionError, match=message):
+        check_scaling(images, images)
+
+
+def test_preprocessed_images_pass(capsys):
+    images = reference.preprocess(RAW)
+    check_shapes(images, images, LABELS, LABELS)
+    check_scaling(images, images)
+    assert "look right" in capsys.readouterr().out
