@@ -17,6 +17,7 @@ import nbformat
 from dask.distributed import as_completed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from graders.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.data import provisioned_path
@@ -189,7 +190,10 @@ class Batch:
                                                          f"worker {graded.worker} runs other grading code")
                     else:
                         self.store.save(graded, students[student], self.version)
-                        write_feedback(self.store.student_folder(student), student, self.assignment)
+                        try:
+                            write_feedback(self.store.student_folder(student), student, self.assignment)
+                        except Exception as error:  # noqa: BLE001 (a plot must never stop the batch)
+                            self.console.print(Text(f"{student}: no feedback page ({type(error).__name__}: {error})"))
                         self._record(student, "graded")
                 finally:
                     future.release()

@@ -11,6 +11,7 @@ without pickle, answers as plain JSON scalars.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ ARRAYS = ("train_images", "test_images")
 ANSWER_PREFIX = "q_"
 HISTORIES = {"history": "model", "dense_history": "dense_model"}  # fit's History -> the model it trained
 MAX_EPOCHS = 1000
+MAX_JSON_BYTES = 1 << 20
 
 EXPORT_CODE = '''
 def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, histories={histories!r}):
@@ -33,14 +35,6 @@ def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, hi
             answers[name] = value.item() if isinstance(value, numpy.generic) else value
     with open(os.path.join(folder, "answers.json"), "w") as file:
         json.dump(answers, file)
-    curves, numbers = {{}}, (int, float, numpy.floating)
-    for name in histories:
-        logs = getattr(globals().get(name), "history", None)
-        if isinstance(logs, dict):
-            curves[name] = {{str(key): [float(v) for v in values][:{max_epochs}] for key, values in logs.items()
-                            if isinstance(values, list) and all(isinstance(v, numbers) for v in values)}}
-    with open(os.path.join(folder, "histories.json"), "w") as file:
-        json.dump(curves, file)
     for name in arrays:
         value = globals().get(name)
         if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf":
@@ -57,6 +51,17 @@ def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, hi
             if state.get(name) != key:
                 value.save(os.path.join(folder, name + ".keras"))
                 state[name] = key
+    try:  # last, and on its own: the feedback's curves must never cost an export that is scored
+        curves, numbers = {{}}, (int, float, numpy.floating)
+        for name in histories:
+            logs = getattr(globals().get(name), "history", None)
+            if isinstance(logs, dict):
+                curves[name] = {{str(key): [float(v) for v in values[:{max_epochs}]] for key, values in logs.items()
+                                if isinstance(values, list) and all(isinstance(v, numbers) for v in values)}}
+        with open(os.path.join(folder, "histories.json"), "w") as file:
+            json.dump(curves, file)
+    except Exception:
+        pass
 try:
     __graders_export()
 except Exception as error:
@@ -77,7 +82,7 @@ class Exports:
     models: dict[str, object] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     answers: dict[str, object] = field(default_factory=dict)
-    histories: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # model name -> metric -> epochs
+    histories: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)  # model -> metric -> epochs
     problems: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str):
@@ -117,8 +122,8 @@ def load_exports(folder: Path) -> Exports:
     path = folder / "answers.json"
     if path.is_file():
         try:
-            answers = json.loads(path.read_text())
-        except (ValueError, OSError) as error:
+            answers = read_small_json(path)
+        except (ValueError, OSError, RecursionError) as error:
             exports.problems["answers"] = f"the answers could not be read ({error})"
         else:
             if isinstance(answers, dict):
@@ -130,17 +135,30 @@ def load_exports(folder: Path) -> Exports:
     return exports
 
 
-def _read_histories(path: Path) -> dict[str, dict[str, list[float]]]:
-    """Training curves by model name, numbers only; anything else in the file is dropped."""
+def read_small_json(path: Path, limit: int = MAX_JSON_BYTES):
+    """A JSON file the kernel wrote: refused when over ``limit`` bytes (ValueError)."""
+    size = path.stat().st_size
+    if size > limit:
+        raise ValueError(f"{path.name} is {size:,} bytes, more than {limit:,}")
+    return json.loads(path.read_text())
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None  # NaN and infinity are not JSON: a gap in the curve
+
+
+def _read_histories(path: Path) -> dict[str, dict[str, list[float | None]]]:
+    """Training curves by model name, numbers only (NaN as None); anything else in the file is dropped."""
     try:
-        found = json.loads(path.read_text()) if path.is_file() else {}
-    except (ValueError, OSError):
+        found = read_small_json(path) if path.is_file() else {}
+    except (ValueError, OSError, RecursionError):
         return {}
     curves = {}
     for name, model in HISTORIES.items():
         logs = found.get(name) if isinstance(found, dict) else None
         if isinstance(logs, dict):
-            curves[model] = {str(metric)[:40]: [float(v) for v in values[:MAX_EPOCHS]]
+            curves[model] = {str(metric)[:40]: [_finite(v) for v in values[:MAX_EPOCHS]]
                              for metric, values in list(logs.items())[:10]
-                             if isinstance(values, list) and all(isinstance(v, (int, float)) for v in values)}
+                             if isinstance(values, list)
+                             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)}
     return curves

@@ -21,8 +21,10 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Unicode
 
-from graders.store import RESULTS, write_atomically
+from graders.fingerprint import submission_hash
+from graders.store import RESULTS, STATE, write_atomically
 
+INSTRUCTOR_ONLY = ("sandbox:",)
 STYLE = ("body{font-family:sans-serif;max-width:62em;margin:2em auto}table.checks{border-collapse:collapse}"
          ".checks td,.checks th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
          ".checks .failed td{background:#fff3f3}.checks pre{margin:0;white-space:pre-wrap;font-size:85%}")
@@ -51,7 +53,9 @@ def checks_table(results: dict) -> str:
     rows = ["<table class='checks'><tr><th>check</th><th>points</th><th>result</th></tr>"]
     for test in results.get("tests", []):
         passed = test["score"] == test["max_score"]
-        message = "passed" if passed else f"<pre>{esc(test.get('output') or 'failed')}</pre>"
+        # newlines as character references: a blank line would end the HTML block inside nbgrader's markdown cell
+        output = esc(test.get("output") or "failed").replace("\n", "&#10;")
+        message = "passed" if passed else f"<pre>{output}</pre>"
         color = "#060" if passed else "#a00"
         rows.append(f"<tr class='{'passed' if passed else 'failed'}'><td>{esc(test['name'])}</td>"
                     f"<td style='color:{color}'>{test['score']:g} / {test['max_score']:g}</td><td>{message}</td></tr>")
@@ -75,7 +79,13 @@ def feedback_html(results: dict, student: str, assignment: str) -> str:
             f"<p>Autograded score: <b>{results.get('score', 0):g} / {results.get('max_score', 0):g}</b></p>"
             f"<h2>Checks</h2>{checks_table(results)}"
             f"<h2>Your model</h2>{plots_html(plot_images(results.get('extra_data') or {}))}"
-            f"<h2>Notes from the grader</h2><pre>{esc(results.get('output', ''))}</pre>")
+            f"<h2>Notes from the grader</h2><pre>{esc(student_notes(results.get('output', '')))}</pre>")
+
+
+def student_notes(output: str) -> str:
+    """The grader's notes about the run, without the ones meant for the instructor (the sandbox's set-up)."""
+    return "\n".join(line for line in output.splitlines() if not line.startswith(INSTRUCTOR_ONLY)) \
+        or "The notebook ran to the end."
 
 
 def write_feedback(folder: Path, student: str, assignment: str) -> Path | None:
@@ -110,12 +120,19 @@ class AddGraderFeedback(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        root = Path(CourseDirectory(config=self.config).root)
-        path = root / self.results_directory / info.get("assignment", "") / info.get("student", "") / RESULTS
-        if not path.is_file():
-            self.log.info("no graders autograde results for %s: feedback without plots", info.get("student"))
+        student, assignment = info.get("student", ""), info.get("assignment", "")
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.root) / self.results_directory / assignment / student
+        try:
+            results = json.loads((folder / RESULTS).read_text())
+            state = json.loads((folder / STATE).read_text())
+        except (OSError, ValueError) as error:
+            self.log.info("no graders autograde results for %s (%s): feedback without plots", student, error)
             return nb, resources
-        results = json.loads(path.read_text())
+        submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+        if submitted.is_dir() and state.get("submission") != submission_hash(submitted):
+            self.log.warning("graders autograde's results for %s are older than the submission: not shown", student)
+            return nb, resources
         cell = nbformat.v4.new_markdown_cell(
             "## Your checks and your model\n\n" + checks_table(results) + "\n\n"
             + plots_html(plot_images(results.get("extra_data") or {})))

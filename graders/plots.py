@@ -21,7 +21,7 @@ def png_base64(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def training_curves(histories: dict[str, dict[str, list[float]]]) -> str | None:
+def training_curves(histories: dict[str, dict[str, list[float | None]]]) -> str | None:
     """Loss and accuracy per epoch of each model the notebook trained; None if it recorded none."""
     curves = {name: logs for name, logs in histories.items() if logs.get("loss") or logs.get("accuracy")}
     if not curves:
@@ -30,7 +30,7 @@ def training_curves(histories: dict[str, dict[str, list[float]]]) -> str | None:
     for name, logs in curves.items():
         label = LABELS.get(name, name)
         for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
-            values = logs.get(metric) or []
+            values = [float("nan") if value is None else value for value in logs.get(metric) or []]  # None: NaN
             axes.plot(range(1, len(values) + 1), values, marker="o", label=label)
     loss_axes.set(xlabel="epoch", ylabel="training loss", title="Training loss (from model.fit's history)")
     accuracy_axes.set(xlabel="epoch", ylabel="training accuracy", title="Training accuracy")

@@ -3,8 +3,11 @@
 This file is released with the assignment (``release/mnist_cnn/selfcheck.py``)
 and imported by the notebook's visible check cells. It knows only what the
 lesson's text states: each layer's type and configuration and the total
-parameter counts. It never trains, and it imports nothing but NumPy and the
-standard library, so a check takes well under a second.
+parameter counts (with Keras' defaults it relies on: strides, dilation, bias).
+It never trains, and it imports only NumPy, the standard library and, to
+display its table, IPython; a check takes well under a second.
+``graders/architecture.py`` (the hidden checks) reuses its alignment and layer
+reading, so students and graders see a model the same way.
 
 ``check_model(model, "cnn")`` shows a per-layer table of the student's model
 against the lesson's (HTML in JupyterLab, plain text elsewhere), highlights the
@@ -19,6 +22,9 @@ from difflib import SequenceMatcher
 from itertools import zip_longest
 
 INPUT_SHAPE = (28, 28, 1)
+SHOWN = ("filters", "units", "kernel_size", "pool_size", "activation", "padding")  # what the tables show
+CONFIG_KEYS = (*SHOWN, "strides", "dilation_rate", "use_bias")  # also compared: Keras' defaults
+NESTED = ("Sequential", "Functional", "Model")
 
 
 @dataclass(frozen=True)
@@ -30,18 +36,19 @@ class Layer:
     output_shape: tuple | None = None  # found layers only
     params: int | None = None  # found layers only
 
-    def setting(self, key: str):
+    def setting(self, key: str) -> object:
+        """The value of one configuration key (None if the layer has none)."""
         return dict(self.config).get(key)
 
-    def describe(self, keys: tuple[str, ...] | None = None) -> str:
-        """``Conv2D(32 filters, kernel 3×3, activation=relu, padding=valid)``, limited to ``keys`` if given."""
+    def describe(self, keys: tuple[str, ...] = SHOWN) -> str:
+        """``Conv2D(32 filters, kernel 3×3, activation=relu, padding=valid)``: the settings in ``keys``."""
         parts = []
         for key, value in self.config:
-            if keys is not None and key not in keys:
+            if key not in keys:
                 continue
             if key in ("filters", "units"):
                 parts.append(f"{value} {key}")
-            elif key in ("kernel_size", "pool_size"):
+            elif key in ("kernel_size", "pool_size") and isinstance(value, tuple):
                 parts.append(f"{key.split('_')[0]} {'×'.join(map(str, value))}")
             else:
                 parts.append(f"{key}={value}")
@@ -53,14 +60,15 @@ def _lesson(*rows: tuple) -> tuple[Layer, ...]:
 
 
 def _conv(filters: int) -> tuple:
-    return "Conv2D", {"filters": filters, "kernel_size": (3, 3), "activation": "relu", "padding": "valid"}
+    return "Conv2D", {"filters": filters, "kernel_size": (3, 3), "activation": "relu", "padding": "valid",
+                      "strides": (1, 1), "dilation_rate": (1, 1), "use_bias": True}
 
 
 def _dense(units: int, activation: str) -> tuple:
-    return "Dense", {"units": units, "activation": activation}
+    return "Dense", {"units": units, "activation": activation, "use_bias": True}
 
 
-POOL = ("MaxPooling2D", {"pool_size": (2, 2)})
+POOL = ("MaxPooling2D", {"pool_size": (2, 2), "padding": "valid", "strides": (2, 2)})
 
 # The tables of the lesson's text, and the totals it states.
 LESSON: dict[str, tuple[str, tuple[Layer, ...], int]] = {
@@ -69,7 +77,6 @@ LESSON: dict[str, tuple[str, tuple[Layer, ...], int]] = {
     "dense": ("dense_model", _lesson(("Flatten", {}), _dense(512, "relu"), _dense(256, "relu"),
                                      _dense(128, "relu"), _dense(10, "softmax")), 567_434),
 }
-CONFIG_KEYS = ("filters", "units", "kernel_size", "pool_size", "activation", "padding")
 
 
 def align(expected: list[str], found: list[str]) -> list[tuple[int | None, int | None]]:
@@ -81,8 +88,10 @@ def align(expected: list[str], found: list[str]) -> list[tuple[int | None, int |
     return pairs
 
 
-def _normalized(key: str, value):
-    if key in ("kernel_size", "pool_size") and isinstance(value, int):
+def _normalized(key: str, value: object) -> object:
+    """Keras accepts ``3`` for ``(3, 3)`` and lists for tuples: compare one form."""
+    if key in ("kernel_size", "pool_size", "strides", "dilation_rate") and isinstance(value, int) \
+            and not isinstance(value, bool):
         return (value, value)
     return tuple(value) if isinstance(value, list) else value
 
@@ -97,15 +106,26 @@ def output_shape(layer) -> tuple | None:
 def found_layers(model) -> tuple[Layer, ...]:
     """The model's layers (InputLayer excluded) with the settings the lesson talks about."""
     if not getattr(model, "built", True) or not model.layers or output_shape(model.layers[-1]) is None:
-        model.build((None, *INPUT_SHAPE))  # a Sequential model without an Input
+        try:
+            model.build((None, *INPUT_SHAPE))  # a Sequential model without an Input
+        except Exception as error:  # noqa: BLE001 (whatever Keras raises, the student needs one sentence)
+            raise AssertionError(f"the model could not be built on (28, 28, 1) images: {type(error).__name__}: "
+                                 f"{str(error).splitlines()[0] if str(error) else ''}") from None
     layers = []
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
-        config = layer.get_config()
+        try:
+            config = layer.get_config()
+        except Exception:  # noqa: BLE001 (a custom layer: compared by its type only)
+            config = {}
         settings = tuple((key, _normalized(key, config[key])) for key in CONFIG_KEYS
                          if key in config and isinstance(_normalized(key, config[key]), (int, str, tuple)))
-        layers.append(Layer(type(layer).__name__, settings, output_shape(layer), layer.count_params()))
+        try:
+            params = layer.count_params()
+        except ValueError:  # an unbuilt layer
+            params = 0
+        layers.append(Layer(type(layer).__name__, settings, output_shape(layer), params))
     return tuple(layers)
 
 
@@ -118,6 +138,9 @@ class Row:
     differences: list[str] = field(default_factory=list)
 
     def hint(self) -> str:
+        """What to change in this row, in one phrase."""
+        if self.found is not None and self.found.type in NESTED:
+            return "build the layers directly in this model, not inside another model"
         if self.found is None:
             return f"add a {self.expected.describe()} layer here"
         if self.expected is None:
@@ -128,10 +151,13 @@ class Row:
         wanted = self.expected.setting(key)
         if key == "padding":
             return f'use padding="{wanted}" (the default): the lesson\'s layers shrink the image'
-        if key in ("kernel_size", "pool_size"):
-            return f"use {key}={wanted[0]}"
+        if key in ("kernel_size", "pool_size", "strides", "dilation_rate"):
+            default = " (the default)" if key != "kernel_size" and key != "pool_size" else ""
+            return f"use {key}={wanted[0]}{default}"
         if key in ("filters", "units"):
             return f"use {wanted} {key}"
+        if key == "use_bias":
+            return "keep use_bias=True (the default)"
         return f'use {key}="{wanted}"'
 
 
@@ -169,13 +195,15 @@ class ModelCheck:
             return f"{self.name}: layer {number}: {what}; hint: {row.hint()}"
         if self.found_params != self.expected_params:
             return (f"{self.name}: the layers match the lesson but the model has {self.found_params:,} parameters, "
-                    f"not {self.expected_params:,}; hint: check use_bias and the input shape (28, 28, 1)")
+                    f"not {self.expected_params:,}; hint: check the input shape, (28, 28, 1)")
         return f"{self.name} matches the lesson's network ({self.found_params:,} parameters)"
 
     def _cells(self, number: int, row: Row) -> list[str]:
         found, expected = row.found, row.expected
         same_type = expected is not None and found is not None and expected.type == found.type
-        keys = tuple(key for key, _ in expected.config) if same_type else None  # what the lesson talks about
+        # the lesson's shown settings, and any that differ from it
+        keys = tuple(key for key, _ in expected.config if key in SHOWN or key in row.differences) \
+            if same_type else SHOWN
         return [str(number), expected.describe() if expected else "(no layer)",
                 found.describe(keys) if found else "(no layer)",
                 str(found.output_shape).replace(" ", "") if found and found.output_shape else "",

@@ -1,24 +1,28 @@
 """Feedback for students: checks with points and messages, plots, and never hidden test code."""
 
 import json
+import re
 
 import nbformat
 import numpy as np
 from conftest import cnn_layers, sequential
+from nbconvert import HTMLExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from traitlets.config import Config
 
 from graders.export import Exports, _read_histories
 from graders.feedback import AddGraderFeedback, HideHiddenTests, feedback_html, plot_images, write_feedback
 from graders.feedback_data import confusion_matrix, feedback_data
+from graders.fingerprint import submission_hash
 
 HISTORY = {"loss": [0.7, 0.2, 0.1], "accuracy": [0.8, 0.93, 0.96]}
 MATRIX = [[91 if i == j else 1 for j in range(10)] for i in range(10)]
 RESULTS = {
-    "score": 17, "max_score": 20, "output": "The notebook ran to the end.",
+    "score": 17, "max_score": 20,
+    "output": "sandbox: the grader is not root, so the kernel ran without isolation\ncell `cnn_fit`: timed out",
     "tests": [{"name": "test_cnn_shapes", "score": 1, "max_score": 1, "output": "passed"},
               {"name": "test_cnn_architecture", "score": 0, "max_score": 3,
-               "output": "layer 1 (Conv2D): padding expected 'valid', found 'same' <script>"}],
+               "output": "layer 1 (Conv2D): padding expected 'valid', found 'same' <script>\n\n #  expected  found"}],
     "extra_data": {"training_history": {"model": HISTORY, "dense_model": HISTORY},
                    "confusion_matrix": {"model": MATRIX}},
 }
@@ -57,28 +61,46 @@ def test_hidden_test_code_and_its_traceback_are_removed():
     assert cleaned.outputs[0].traceback == ["AssertionError: q = 3 is not the right answer"]
 
 
+def test_only_the_students_notes_are_shown():
+    page = feedback_html(RESULTS, "ada", "mnist_cnn")
+    assert "timed out" in page and "sandbox" not in page
+
+
+def add_feedback(course, student: str) -> nbformat.NotebookNode:
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    resources = ResourcesDict(nbgrader={"assignment": "mnist_cnn", "student": student})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# the lesson")])
+    return AddGraderFeedback(config=config).preprocess(notebook, resources)[0]
+
+
 def test_nbgrader_feedback_gets_the_checks_and_plots_at_the_top(tmp_path):
+    submitted = tmp_path / "submitted" / "ada" / "mnist_cnn"
+    submitted.mkdir(parents=True)
+    (submitted / "mnist_cnn.ipynb").write_text("{}")
     folder = tmp_path / "results" / "mnist_cnn" / "ada"
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(RESULTS))
-    config = Config()
-    config.CourseDirectory.root = str(tmp_path)
-    resources = ResourcesDict(nbgrader={"assignment": "mnist_cnn", "student": "ada"})
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# the lesson")])
-    notebook, _ = AddGraderFeedback(config=config).preprocess(notebook, resources)
+    (folder / "state.json").write_text(json.dumps({"submission": submission_hash(submitted)}))
+    notebook = add_feedback(tmp_path, "ada")
     assert len(notebook.cells) == 2 and notebook.cells[0].source.count("data:image/png;base64,") == 2
-    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# the lesson")])
-    resources["nbgrader"]["student"] = "bob"  # graded by stock nbgrader: nothing to add
-    assert len(AddGraderFeedback(config=config).preprocess(other, resources)[0].cells) == 1
+    html, _ = HTMLExporter().from_notebook_node(notebook)  # the markdown cell as nbgrader's feedback renders it
+    table = re.split(r"<table class=.checks.>", html)[1].split("</table>", 1)[0]
+    assert "padding expected" in table and " #  expected  found" in table  # the whole message, inside the table
+    assert len(add_feedback(tmp_path, "bob").cells) == 1  # graded by stock nbgrader: nothing to add
+    (submitted / "mnist_cnn.ipynb").write_text('{"resubmitted": true}')
+    assert len(add_feedback(tmp_path, "ada").cells) == 1  # results older than the submission: not shown
 
 
 def test_histories_file_keeps_numbers_only(tmp_path):
     (tmp_path / "histories.json").write_text(json.dumps({
-        "history": {"loss": [0.5, 0.25], "note": "text", "accuracy": [0.9, "x"]},
+        "history": {"loss": [0.5, 0.25], "note": "text", "accuracy": [0.9, "x"], "val_loss": [1.0, float("nan")]},
         "dense_history": [1, 2], "other": {"loss": [1.0]}}))
-    assert _read_histories(tmp_path / "histories.json") == {"model": {"loss": [0.5, 0.25]}}
-    (tmp_path / "histories.json").write_text("not json")
-    assert _read_histories(tmp_path / "histories.json") == {}
+    assert _read_histories(tmp_path / "histories.json") == {"model": {"loss": [0.5, 0.25], "val_loss": [1.0, None]}}
+    for junk in ("not json", "[" * 100_000, json.dumps({"history": {"loss": [0.5] * 300_000}})):
+        (tmp_path / "histories.json").write_text(junk)  # unreadable, too deep, too big
+        assert _read_histories(tmp_path / "histories.json") == {}
+    json.dumps(feedback_data(Exports(histories={"model": {"loss": [1.0, None]}})), allow_nan=False)  # strict JSON
 
 
 def test_confusion_matrix_counts_every_test_image(provisioned):

@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from conftest import ROOT, cnn_layers, dense_layers, functional, sequential
@@ -45,7 +46,8 @@ def test_extra_layer_is_a_gap_not_a_shift():
 
 def test_missing_pooling_layer_is_named():
     result = compare(sequential(cnn_layers(drop_pool2=True)), "cnn")
-    assert result.summary() == "model: layer 4: a layer is missing; hint: add a MaxPooling2D(pool 2×2) layer here"
+    assert result.summary() == ("model: layer 4: a layer is missing; hint: add a MaxPooling2D(pool 2×2, padding=valid) "
+                                "layer here")
 
 
 def test_wrong_width_and_activation_hints():
@@ -62,6 +64,33 @@ def test_plain_text_marks_the_first_difference():
     assert "first difference: model: layer 3: filters differs" in text
 
 
+@pytest.mark.parametrize(("index", "layer", "summary"), [
+    (1, layers.MaxPooling2D(2, strides=1), "model: layer 2: strides differs; hint: use strides=2 (the default)"),
+    (1, layers.MaxPooling2D(2, padding="same"), "model: layer 2: padding differs; hint: use padding=\"valid\""),
+    (4, layers.Conv2D(128, 3, activation="relu", strides=2), "model: layer 5: strides differs; hint: use strides=1"),
+    (0, layers.Conv2D(32, 3, activation="relu", use_bias=False), "model: layer 1: use_bias differs; hint: keep"),
+])
+def test_changed_defaults_are_named_even_when_the_table_columns_agree(index, layer, summary):
+    stack = cnn_layers()
+    stack[index] = layer
+    result = compare(sequential(stack), "cnn")
+    assert result.summary().startswith(summary)
+    key = summary.split(": ")[2].split(" ")[0]
+    assert key in first_row_html(result)  # the differing setting is shown in the student's column
+
+
+def test_a_model_nested_in_the_model_gets_its_own_hint():
+    inner = sequential(cnn_layers()[:5])
+    result = compare(keras.Sequential([keras.Input(shape=(28, 28, 1)), inner, layers.Flatten(),
+                                       layers.Dense(10, activation="softmax")]), "cnn")
+    assert "build the layers directly in this model, not inside another model" in str(result)
+
+
+def test_a_model_that_cannot_be_built_is_one_sentence():
+    with pytest.raises(AssertionError, match=r"could not be built on \(28, 28, 1\) images"):
+        check_model(keras.Sequential([layers.Reshape((5, 5))]), "cnn")
+
+
 def test_not_a_model_is_a_clear_message():
     with pytest.raises(AssertionError, match="model should be a Keras model, found NoneType"):
         check_model(None, "cnn")
@@ -69,8 +98,11 @@ def test_not_a_model_is_a_clear_message():
 
 def test_nothing_hidden_is_shown():
     """The table shows the lesson's configuration and the student's own model, never the reference's shapes."""
-    text = str(compare(sequential(cnn_layers(padding="same")), "cnn"))  # a wrong model: no correct shapes
-    assert "13" not in text, "the first pooling layer's expected size (a question's answer) leaks"
+    for model in (sequential(cnn_layers(padding="same")), sequential(cnn_layers(drop_pool2=True))):
+        result = compare(model, "cnn")
+        lesson_column = [result._cells(number, row)[1] for number, row in enumerate(result.rows, 1)]
+        assert not any("None" in cell or "13" in cell for cell in lesson_column), lesson_column
+    assert "13" not in str(compare(sequential(cnn_layers(padding="same")), "cnn")), "a question's answer leaks"
     source = Path(selfcheck.__file__).read_text()
     assert "ANSWERS" not in source and "import graders" not in source and "from graders" not in source
 
