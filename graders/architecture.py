@@ -95,11 +95,7 @@ def _differences(expected: LayerSpec | None, found: LayerSpec | None) -> list[st
 
 def compare_layers(expected: tuple[LayerSpec, ...], found: tuple[LayerSpec, ...]) -> Comparison:
     """Align ``found`` with ``expected`` and mark every difference."""
-    rows: list[Row] = []
-    for a, b in align([spec.type for spec in expected], [spec.type for spec in found]):
-        exp = expected[a] if a is not None else None
-        got = found[b] if b is not None else None
-        rows.append(Row(exp, got, _differences(exp, got)))
+    rows = [Row(exp, got, _differences(exp, got)) for exp, got in align(expected, found)]
     return Comparison(rows, total_params(expected), sum(s.params for s in found))
 
 

@@ -191,7 +191,8 @@ class Batch:
                     else:
                         self.store.save(graded, students[student], self.version)
                         try:
-                            write_feedback(self.store.student_folder(student), student, self.assignment)
+                            write_feedback(self.store.student_folder(student), graded.results, student,
+                                           self.assignment)
                         except Exception as error:  # noqa: BLE001 (a plot must never stop the batch)
                             self.console.print(Text(f"{student}: no feedback page ({type(error).__name__}: {error})"))
                         self._record(student, "graded")

@@ -79,15 +79,20 @@ def in_student_format(raw_images: np.ndarray, student_images) -> np.ndarray:
     return mapped.reshape(expected.shape).astype(np.float32)
 
 
-def accuracy_on_test_set(model, test_images=None) -> float:
-    """Accuracy of ``model`` on the grader's own test images and labels.
+def predictions_on_test_set(model, test_images=None) -> tuple[np.ndarray, np.ndarray]:
+    """``model``'s outputs on the grader's own test images, and the grader's labels.
 
     ``test_images``, the student's preprocessed array, only selects the input
     format (see ``in_student_format``); its values are never used.
     """
     _, (raw_test, test_labels) = load_provisioned()
     inputs = in_student_format(raw_test, test_images)
-    probabilities = model.predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
+    return np.asarray(model.predict(inputs, batch_size=PREDICT_BATCH, verbose=0)), test_labels
+
+
+def accuracy_on_test_set(model, test_images=None) -> float:
+    """Accuracy of ``model`` on the grader's own test images and labels."""
+    probabilities, test_labels = predictions_on_test_set(model, test_images)
     return float(np.mean(np.argmax(probabilities, axis=-1) == test_labels))
 
 

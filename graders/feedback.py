@@ -13,7 +13,6 @@ Two outputs share the same parts:
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import nbformat
@@ -22,8 +21,9 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Unicode
 
 from graders.fingerprint import submission_hash
-from graders.store import RESULTS, STATE, write_atomically
+from graders.store import ResultStore, write_atomically
 
+FEEDBACK = "feedback.html"
 INSTRUCTOR_ONLY = ("sandbox:",)
 STYLE = ("body{font-family:sans-serif;max-width:62em;margin:2em auto}table.checks{border-collapse:collapse}"
          ".checks td,.checks th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
@@ -88,28 +88,24 @@ def student_notes(output: str) -> str:
         or "The notebook ran to the end."
 
 
-def write_feedback(folder: Path, student: str, assignment: str) -> Path | None:
-    """Write ``feedback.html`` beside a stored ``results.json``; None when there is none."""
-    path = folder / RESULTS
-    if not path.is_file():
-        return None
-    target = folder / "feedback.html"
-    write_atomically(target, feedback_html(json.loads(path.read_text()), student, assignment))
+def write_feedback(folder: Path, results: dict, student: str, assignment: str) -> Path:
+    """Write ``feedback.html`` for ``results`` (Gradescope's results.json) into ``folder``."""
+    target = folder / FEEDBACK
+    write_atomically(target, feedback_html(results, student, assignment))
     return target
 
 
 class HideHiddenTests(ClearHiddenTests):
     """Remove hidden test code from the feedback, and the traceback lines that quote it."""
 
-    def preprocess_cell(self, cell, resources, cell_index):
-        had_hidden = self.begin_test_delimeter in cell.source
-        cell, resources = super().preprocess_cell(cell, resources, cell_index)
-        if had_hidden and cell.cell_type == "code":
+    def _remove_hidden_test_region(self, cell) -> bool:
+        removed = super()._remove_hidden_test_region(cell)
+        if removed and cell.cell_type == "code":
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     # Stock nbgrader's traceback shows the failing hidden line: keep only the message.
                     output.traceback = [f"{output.ename}: {output.evalue}"]
-        return cell, resources
+        return removed
 
 
 class AddGraderFeedback(NbGraderPreprocessor):
@@ -122,15 +118,13 @@ class AddGraderFeedback(NbGraderPreprocessor):
         info = resources.get("nbgrader", {})
         student, assignment = info.get("student", ""), info.get("assignment", "")
         coursedir = CourseDirectory(config=self.config)
-        folder = Path(coursedir.root) / self.results_directory / assignment / student
-        try:
-            results = json.loads((folder / RESULTS).read_text())
-            state = json.loads((folder / STATE).read_text())
-        except (OSError, ValueError) as error:
-            self.log.info("no graders autograde results for %s (%s): feedback without plots", student, error)
+        store = ResultStore(Path(coursedir.root) / self.results_directory / assignment)
+        results, state = store.results(student), store.state(student)
+        if results is None or state is None:
+            self.log.info("no graders autograde results for %s: feedback without plots", student)
             return nb, resources
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
-        if submitted.is_dir() and state.get("submission") != submission_hash(submitted):
+        if submitted.is_dir() and state.submission != submission_hash(submitted):
             self.log.warning("graders autograde's results for %s are older than the submission: not shown", student)
             return nb, resources
         cell = nbformat.v4.new_markdown_cell(

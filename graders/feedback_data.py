@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from graders.checks import PREDICT_BATCH, in_student_format
-from graders.data import load_provisioned
+from graders.checks import predictions_on_test_set
 from graders.export import Exports
 from graders.reference import NUM_CLASSES
 
 
 def confusion_matrix(model, test_images=None) -> list[list[int]]:
     """Counts of (true digit, predicted digit) over the grader's test images."""
-    _, (raw_test, labels) = load_provisioned()
-    probabilities = np.asarray(model.predict(in_student_format(raw_test, test_images), batch_size=PREDICT_BATCH,
-                                             verbose=0))
+    probabilities, labels = predictions_on_test_set(model, test_images)
     if probabilities.shape != (len(labels), NUM_CLASSES):
         raise ValueError(f"the model's predictions have shape {probabilities.shape}, not ({len(labels)}, 10)")
     matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=int)

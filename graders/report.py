@@ -8,14 +8,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook, MissingEntry
 from rich.table import Table
 from rich.text import Text
 
 from graders.assignment import grade_id
-from graders.plots import png_base64
+from graders.plots import plt, png_base64  # pyplot after the Agg backend is chosen
 
 
 @dataclass

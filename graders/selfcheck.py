@@ -17,14 +17,18 @@ first difference with a hint and raises ``AssertionError`` naming it.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import zip_longest
+from typing import TypeVar
 
 INPUT_SHAPE = (28, 28, 1)
 SHOWN = ("filters", "units", "kernel_size", "pool_size", "activation", "padding")  # what the tables show
 CONFIG_KEYS = (*SHOWN, "strides", "dilation_rate", "use_bias")  # also compared: Keras' defaults
 NESTED = ("Sequential", "Functional", "Model")
+COLUMNS = ("#", "lesson", "your model", "output shape", "params", "check")
+Typed = TypeVar("Typed")  # anything with a ``type`` (a layer's class name)
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,12 @@ LESSON: dict[str, tuple[str, tuple[Layer, ...], int]] = {
 }
 
 
-def align(expected: list[str], found: list[str]) -> list[tuple[int | None, int | None]]:
-    """Pair the indices of two layer-type lists with ``difflib``: a missing or extra layer is a gap, not a shift."""
-    pairs: list[tuple[int | None, int | None]] = []
-    matcher = SequenceMatcher(a=expected, b=found, autojunk=False)
+def align(expected: Sequence[Typed], found: Sequence[Typed]) -> list[tuple[Typed | None, Typed | None]]:
+    """Pair two layer lists by their types with ``difflib``: a missing or extra layer is a gap (None), not a shift."""
+    pairs: list[tuple[Typed | None, Typed | None]] = []
+    matcher = SequenceMatcher(a=[item.type for item in expected], b=[item.type for item in found], autojunk=False)
     for _tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        pairs.extend(zip_longest(range(a0, a1), range(b0, b1)))
+        pairs.extend(zip_longest(expected[a0:a1], found[b0:b1]))
     return pairs
 
 
@@ -119,8 +123,8 @@ def found_layers(model) -> tuple[Layer, ...]:
             config = layer.get_config()
         except Exception:  # noqa: BLE001 (a custom layer: compared by its type only)
             config = {}
-        settings = tuple((key, _normalized(key, config[key])) for key in CONFIG_KEYS
-                         if key in config and isinstance(_normalized(key, config[key]), (int, str, tuple)))
+        values = {key: _normalized(key, config[key]) for key in CONFIG_KEYS if key in config}
+        settings = tuple((key, value) for key, value in values.items() if isinstance(value, (int, str, tuple)))
         try:
             params = layer.count_params()
         except ValueError:  # an unbuilt layer
@@ -135,7 +139,7 @@ class Row:
 
     expected: Layer | None
     found: Layer | None
-    differences: list[str] = field(default_factory=list)
+    differences: list[str]
 
     def hint(self) -> str:
         """What to change in this row, in one phrase."""
@@ -152,7 +156,7 @@ class Row:
         if key == "padding":
             return f'use padding="{wanted}" (the default): the lesson\'s layers shrink the image'
         if key in ("kernel_size", "pool_size", "strides", "dilation_rate"):
-            default = " (the default)" if key != "kernel_size" and key != "pool_size" else ""
+            default = " (the default)" if key in ("strides", "dilation_rate") else ""
             return f"use {key}={wanted[0]}{default}"
         if key in ("filters", "units"):
             return f"use {wanted} {key}"
@@ -211,9 +215,8 @@ class ModelCheck:
                 "ok" if not row.differences else row.hint()]
 
     def __str__(self) -> str:
-        header = ["#", "lesson", "your model", "output shape", "params", "check"]
-        lines = [header] + [self._cells(n, row) for n, row in enumerate(self.rows, 1)]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        lines = [list(COLUMNS)] + [self._cells(n, row) for n, row in enumerate(self.rows, 1)]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
         first = self.first[0] if self.first else None
         text = []
         for index, line in enumerate(lines):
@@ -228,7 +231,7 @@ class ModelCheck:
     def _repr_html_(self) -> str:
         first = self.first[0] if self.first else None
         left = ' style="text-align:left"'  # JupyterLab right-aligns table cells
-        head = "".join(f"<th{left}>{h}</th>" for h in ("#", "lesson", "your model", "output shape", "params", "check"))
+        head = "".join(f"<th{left}>{column}</th>" for column in COLUMNS)
         body = []
         for number, row in enumerate(self.rows, 1):
             css = "selfcheck-first" if number == first else "selfcheck-differs" if row.differences else "selfcheck-ok"
@@ -251,10 +254,7 @@ def compare(model, lesson: str) -> ModelCheck:
     """The student's model aligned with the lesson's ``lesson`` ("cnn" or "dense") network."""
     name, expected, total = LESSON[lesson]
     found = found_layers(model)
-    rows = [Row(expected[a] if a is not None else None, found[b] if b is not None else None)
-            for a, b in align([layer.type for layer in expected], [layer.type for layer in found])]
-    for row in rows:
-        row.differences = _differences(row.expected, row.found)
+    rows = [Row(ours, theirs, _differences(ours, theirs)) for ours, theirs in align(expected, found)]
     return ModelCheck(name, rows, total, sum(layer.params or 0 for layer in found))
 
 

@@ -14,6 +14,7 @@ from graders.export import Exports, _read_histories
 from graders.feedback import AddGraderFeedback, HideHiddenTests, feedback_html, plot_images, write_feedback
 from graders.feedback_data import confusion_matrix, feedback_data
 from graders.fingerprint import submission_hash
+from graders.store import ResultStore, State
 
 HISTORY = {"loss": [0.7, 0.2, 0.1], "accuracy": [0.8, 0.93, 0.96]}
 MATRIX = [[91 if i == j else 1 for j in range(10)] for i in range(10)]
@@ -42,9 +43,7 @@ def test_no_recorded_training_means_no_curve_but_still_a_matrix():
 
 
 def test_write_feedback_beside_results(tmp_path):
-    assert write_feedback(tmp_path, "ada", "mnist_cnn") is None
-    (tmp_path / "results.json").write_text(json.dumps(RESULTS))
-    assert "feedback for ada" in write_feedback(tmp_path, "ada", "mnist_cnn").read_text()
+    assert "feedback for ada" in write_feedback(tmp_path / "ada", RESULTS, "ada", "mnist_cnn").read_text()
 
 
 def test_hidden_test_code_and_its_traceback_are_removed():
@@ -81,7 +80,7 @@ def test_nbgrader_feedback_gets_the_checks_and_plots_at_the_top(tmp_path):
     folder = tmp_path / "results" / "mnist_cnn" / "ada"
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(RESULTS))
-    (folder / "state.json").write_text(json.dumps({"submission": submission_hash(submitted)}))
+    ResultStore(folder.parent).set_state("ada", State(submission_hash(submitted), "checks", 1.0, "worker"))
     notebook = add_feedback(tmp_path, "ada")
     assert len(notebook.cells) == 2 and notebook.cells[0].source.count("data:image/png;base64,") == 2
     html, _ = HTMLExporter().from_notebook_node(notebook)  # the markdown cell as nbgrader's feedback renders it
