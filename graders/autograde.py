@@ -23,7 +23,8 @@ from graders.cluster import available_cores, dask_client, size_cluster, total_me
 from graders.data import provisioned_path
 from graders.feedback import write_feedback
 from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
-from graders.record import GradebookError, GradebookWriter
+from graders.locate import locate_notebook
+from graders.record import GradebookError, GradebookWriter, RecordingError
 from graders.report import Outcome, grade_cells, outcome_line, outcomes_table, write_grades_csv, write_html_report
 from graders.results import make_console
 from graders.sandbox import Limits
@@ -84,13 +85,13 @@ def _short(results: dict | None) -> str:
               else f"{len(failed)} of {len(tests)} checks failed")
     events = [line for line in results.get("output", "").splitlines() if line and not line.startswith("sandbox:")]
     ran_to_end = events == ["The notebook ran to the end."]
-    return checks if ran_to_end or not events else f"{checks}; {events[0][:160]}"
+    return checks if ran_to_end or not events else f"{checks}; {events[0][:240]}"
 
 
 def _notes(results: dict | None, record_error: str | None) -> str:
     notes = _short(results)
     if record_error:
-        notes += f"; nbgrader could not take the notebook, all its grades are 0 ({record_error})"
+        notes += f"; nbgrader could not take the notebook either: all its grades are 0 ({record_error})"
     return notes
 
 
@@ -131,7 +132,7 @@ class Batch:
         with self._progress(len(plan.grade) + len(plan.record)) as progress:
             task = progress.add_task("grading", total=len(plan.grade) + len(plan.record), failures=0)
             for student in plan.record:
-                self._record(student, "recorded")
+                self._record(student, "recorded", submissions[student])
                 self._advance(progress, task, student)
             if plan.grade:
                 self._grade(plan.grade, submissions, progress, task)
@@ -153,11 +154,12 @@ class Batch:
     def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
         notebook_name = self.release.name
         release = self.release.read_text()
+        release_nb = nbformat.reads(release, as_version=4)
         jobs = {}
         for student in students:
-            path = submissions[student] / notebook_name
-            jobs[student] = Job(student, notebook_name, path.read_bytes() if path.is_file() else None, release,
-                                self.data_sha, self.limits)
+            located = locate_notebook(submissions[student], notebook_name, release_nb)
+            jobs[student] = Job(student, notebook_name, located.path.read_bytes() if located.path else None, release,
+                                self.data_sha, self.limits, tuple(located.notes))
         return jobs
 
     def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:
@@ -195,18 +197,20 @@ class Batch:
                                            self.assignment)
                         except Exception as error:  # noqa: BLE001 (a plot must never stop the batch)
                             self.console.print(Text(f"{student}: no feedback page ({type(error).__name__}: {error})"))
-                        self._record(student, "graded")
+                        self._record(student, "graded", submissions[student])
                 finally:
                     future.release()
                 self._advance(progress, task, student)
 
-    def _record(self, student: str, status: str) -> None:
+    def _record(self, student: str, status: str, submitted: Path) -> None:
         state = self.store.state(student)
         results = self.store.results(student)
         try:
-            error = self.writer.record(student)
-        except Exception as failure:  # the gradebook is unreachable: the stored grade waits for the next run
-            message = f"not recorded: {type(failure).__name__}: {failure}".splitlines()[0][:300]
+            error = self.writer.record(student, submitted, self.release.name)
+        except Exception as failure:  # not recordable, or the gradebook is unreachable: listed, tried again next run
+            reason = str(failure) if isinstance(failure, RecordingError) else f"{type(failure).__name__}: {failure}"
+            message = f"not recorded: {reason}".splitlines()[0][:400]
+            self.store.set_state(student, State(**{**state.__dict__, "recorded": False, "record_error": message}))
             self.outcomes[student] = Outcome(student, "failed", results, state.seconds, message)
             return
         self.store.set_state(student, State(**{**state.__dict__, "recorded": True, "record_error": error}))

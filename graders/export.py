@@ -2,20 +2,29 @@
 
 The export code runs inside the student's kernel after each test cell and at
 the end, writing only what changed: ``NAME.keras`` for models, ``NAME.npy`` for
-arrays, ``answers.json`` for the ``q_`` answers and ``histories.json`` for the
-training curves ``model.fit`` returned (for the feedback's plots). Whatever the kernel wrote is
-untrusted: models load with ``safe_mode=True`` (no Lambda code), arrays
-without pickle, answers as plain JSON scalars.
+arrays (array-likes too: a TensorFlow tensor or a list is written as its
+values, and ``arrays.json`` names its type, so the checks can say "a
+TensorFlow tensor, not a NumPy array" without losing its values),
+``answers.json`` for the ``q_`` answers and ``histories.json`` for the
+training curves ``model.fit`` returned (for the feedback's plots). Whatever
+the kernel wrote is untrusted: models load with ``safe_mode=True`` (no Lambda
+code; a TensorFlow activation that Keras saved as a plain function, like
+``tf.nn.softmax``, is read as the built-in activation it equals, by name,
+from an allow-list), arrays without pickle, answers as plain JSON scalars.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from graders.selfcheck import TF_ACTIVATIONS
 
 MODELS = ("model", "dense_model")
 ARRAYS = ("train_images", "test_images")
@@ -23,6 +32,7 @@ ANSWER_PREFIX = "q_"
 HISTORIES = {"history": "model", "dense_history": "dense_model"}  # fit's History -> the model it trained
 MAX_EPOCHS = 1000
 MAX_JSON_BYTES = 1 << 20
+MAX_TYPE_NAME = 200
 
 EXPORT_CODE = '''
 def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, histories={histories!r}):
@@ -35,13 +45,25 @@ def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, hi
             answers[name] = value.item() if isinstance(value, numpy.generic) else value
     with open(os.path.join(folder, "answers.json"), "w") as file:
         json.dump(answers, file)
+    kinds = {{}}
     for name in arrays:
         value = globals().get(name)
-        if isinstance(value, numpy.ndarray) and value.dtype.kind in "biuf":
-            key = (id(value), value.shape, str(value.dtype), float(value.ravel()[::9973].sum()))
-            if state.get(name) != key:
-                numpy.save(os.path.join(folder, name + ".npy"), value, allow_pickle=False)
-                state[name] = key
+        if isinstance(value, numpy.ndarray):
+            key = (id(value), value.shape, str(value.dtype), float(value.ravel()[::9973].sum())
+                   if value.dtype.kind in "biuf" else 0)
+        elif isinstance(value, (list, tuple, memoryview)) or hasattr(value, "__array__"):  # a tensor, a list
+            kinds[name] = type(value).__module__ + "." + type(value).__qualname__
+            key = (id(value), kinds[name], len(value) if isinstance(value, (list, tuple)) else 0)
+        else:
+            continue
+        if state.get(name) != key:
+            array = value if isinstance(value, numpy.ndarray) else (
+                value.numpy() if callable(getattr(value, "numpy", None)) else numpy.asarray(value))
+            if isinstance(array, numpy.ndarray) and array.dtype.kind in "biuf":
+                numpy.save(os.path.join(folder, name + ".npy"), array, allow_pickle=False)
+            state[name] = key
+    with open(os.path.join(folder, "arrays.json"), "w") as file:
+        json.dump(kinds, file)
     for name in models:
         value = globals().get(name)
         if hasattr(value, "save") and hasattr(value, "layers"):
@@ -75,15 +97,43 @@ def export_code(folder: Path) -> str:
                               histories=tuple(HISTORIES), max_epochs=MAX_EPOCHS).strip()
 
 
+@dataclass(frozen=True, eq=False)
+class ArrayLike:
+    """An array the kernel held as another type (a TensorFlow tensor, a list): its values and that type's name.
+
+    Like the kernel's object, it is not a NumPy array, so a check that asks
+    for one fails; ``numpy.asarray`` gives the values, for the checks that
+    judge them.
+    """
+
+    values: np.ndarray
+    type_name: str  # module and qualified name in the kernel, e.g. "tensorflow.python.framework.ops.EagerTensor"
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+
 @dataclass
 class Exports:
     """The objects under test, loaded in the grader's process, with why any is missing."""
 
     models: dict[str, object] = field(default_factory=dict)
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray | ArrayLike] = field(default_factory=dict)
     answers: dict[str, object] = field(default_factory=dict)
     histories: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)  # model -> metric -> epochs
     problems: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # how something was read, for the results' output
 
     def get(self, name: str):
         """The exported object, or an AssertionError saying why there is none."""
@@ -93,11 +143,88 @@ class Exports:
         raise AssertionError(self.problems.get(name, f"`{name}` was not defined when the notebook finished"))
 
 
-def load_model_safely(path: Path):
-    """A ``.keras`` file loaded without running any code it carries."""
+def _with_builtin_activations(config, found: set[str]):
+    """``config`` with each allow-listed TensorFlow function Keras saved by name replaced by its Keras name.
+
+    Keras 3 saves ``tf.nn.softmax`` as ``{"class_name": "function", "config":
+    "softmax_v2", "module": "builtins"}``, which ``safe_mode`` refuses to
+    load; ``TF_ACTIVATIONS`` maps such names to the built-in activation with
+    the same definition. Nothing is imported or run: it is a rewrite of JSON.
+    """
+    if isinstance(config, dict):
+        if config.get("class_name") == "function" and config.get("module") == "builtins" \
+                and config.get("config") in TF_ACTIVATIONS:
+            found.add(config["config"])
+            return TF_ACTIVATIONS[config["config"]]
+        return {key: _with_builtin_activations(value, found) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_with_builtin_activations(value, found) for value in config]
+    return config
+
+
+def _unsafe_parts(config, where: str = "") -> list[str]:
+    """What in a model's saved configuration ``safe_mode`` refuses, in words (Lambda layers, functions, classes)."""
+    found = []
+    if isinstance(config, dict):
+        layer = config.get("config", {}).get("name") if isinstance(config.get("config"), dict) else None
+        here = f"layer `{layer}`" if layer and config.get("class_name") else where
+        class_name, module = config.get("class_name"), config.get("module")
+        if class_name == "Lambda":
+            found.append(f"{here} is a Lambda layer (it carries Python code)")
+        elif class_name == "function" or isinstance(config.get("value"), list):  # a named function, or a lambda
+            function = f"the Python function `{config['config']}`" if isinstance(config.get("config"), str) \
+                else "a lambda function"
+            found.append(f"{here} uses {function} where Keras expects a built-in name, e.g. activation=\"relu\"")
+        elif isinstance(class_name, str) and config.get("registered_name") and not str(module).startswith("keras"):
+            origin = f" (from `{module}`)" if module else ""
+            found.append(f"{here} is of the custom class `{class_name}`{origin}, not a Keras layer")
+        for value in config.values():
+            found.extend(_unsafe_parts(value, here))
+    elif isinstance(config, list):
+        for value in config:
+            found.extend(_unsafe_parts(value, where))
+    return found
+
+
+def load_model_safely(path: Path) -> tuple[object, list[str]]:
+    """A ``.keras`` file loaded without running any code it carries, and notes on how it was read.
+
+    Returns the model and one note per TensorFlow activation read as its
+    Keras built-in (see ``_with_builtin_activations``).
+
+    Raises:
+        ValueError: the file cannot be loaded safely; the message names the
+            cause (a Lambda layer, a Python function, a custom class) when
+            the saved configuration shows it.
+        Any error of ``keras.saving.load_model`` for a damaged file.
+    """
     import keras
 
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
+    found: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="graders-model-") as folder:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+                rewritten = _with_builtin_activations(config, found)
+                if found:
+                    path = Path(folder) / path.name
+                    with zipfile.ZipFile(path, "w") as copy:
+                        for item in archive.infolist():
+                            data = json.dumps(rewritten).encode() if item.filename == "config.json" \
+                                else archive.read(item)
+                            copy.writestr(item, data)
+        except (zipfile.BadZipFile, KeyError, ValueError, RecursionError):
+            config = None  # not a .keras archive as Keras writes it: Keras' own error says why
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:
+            causes = _unsafe_parts(config) if config is not None else []
+            if causes:
+                raise ValueError("; ".join(dict.fromkeys(causes))) from error
+            raise
+    notes = [f"`{name}` (a TensorFlow function) was read as Keras' activation \"{TF_ACTIVATIONS[name]}\""
+             for name in sorted(found)]
+    return model, notes
 
 
 def load_exports(folder: Path) -> Exports:
@@ -107,18 +234,21 @@ def load_exports(folder: Path) -> Exports:
         path = folder / f"{name}.keras"
         if path.is_file():
             try:
-                exports.models[name] = load_model_safely(path)
+                exports.models[name], notes = load_model_safely(path)
+                exports.notes.extend(f"`{name}`: {note}" for note in notes)
             except Exception as error:  # noqa: BLE001 (any failure is the submission's)
-                exports.problems[name] = (f"`{name}` could not be loaded safely ({type(error).__name__}: "
-                                          f"{str(error).splitlines()[0][:300] if str(error) else ''}); "
-                                          "Lambda layers and custom classes are not allowed")
+                exports.problems[name] = (f"`{name}` could not be loaded safely: {type(error).__name__}: "
+                                          f"{str(error).splitlines()[0][:400] if str(error) else ''}")
+    kinds = _read_array_kinds(folder / "arrays.json")
     for name in ARRAYS:
         path = folder / f"{name}.npy"
         if path.is_file():
             try:
-                exports.arrays[name] = np.load(path, allow_pickle=False)
+                values = np.load(path, allow_pickle=False)
             except (ValueError, OSError) as error:
                 exports.problems[name] = f"`{name}` could not be read as a numeric array ({error})"
+            else:
+                exports.arrays[name] = ArrayLike(values, kinds[name]) if name in kinds else values
     path = folder / "answers.json"
     if path.is_file():
         try:
@@ -133,6 +263,18 @@ def load_exports(folder: Path) -> Exports:
                 }
     exports.histories = _read_histories(folder / "histories.json")
     return exports
+
+
+def _read_array_kinds(path: Path) -> dict[str, str]:
+    """The kernel's type name of each array that was not a NumPy array (``arrays.json``)."""
+    try:
+        found = read_small_json(path) if path.is_file() else {}
+    except (ValueError, OSError, RecursionError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(name): value[:MAX_TYPE_NAME] for name, value in found.items()
+            if name in ARRAYS and isinstance(value, str)}
 
 
 def read_small_json(path: Path, limit: int = MAX_JSON_BYTES):

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent
 GRADING_MODULES = (
     "architecture.py", "checks.py", "data.py", "execute.py", "export.py", "grade.py", "reference.py",
     "run_checks.py", "sandbox.py", "sandbox_launch.py", "submission.py", "hidden_tests/test_mnist_cnn.py",
+    "locate.py",  # which notebook of a submission folder is graded
     "selfcheck.py", "feedback_data.py",  # the visible checks' module the kernel runs; the plots' data
 )
 IGNORED_PARTS = (".ipynb_checkpoints", "__pycache__")

@@ -32,8 +32,13 @@ def preload_keras() -> threading.Thread:
     return thread
 
 
-def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode | None = None) -> Grading:
-    """Grade one submitted notebook against the release (default: this kit's) and ``MNIST_NPZ``."""
+def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode | None = None,
+          notes: tuple[str, ...] = ()) -> Grading:
+    """Grade one submitted notebook against the release (default: this kit's) and ``MNIST_NPZ``.
+
+    ``notes`` (what the batch found about the submission folder) come first
+    in the results' output.
+    """
     limits = limits or Limits()
     release_nb = release_nb if release_nb is not None else read_release()
     points = autograded_tests(release_nb)
@@ -42,7 +47,7 @@ def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode
     try:
         prepared = restore_assignment_cells(read_submission(notebook), release_nb)
     except SubmissionError as error:
-        return Grading(points, {}, time.monotonic() - start, [str(error)])
+        return Grading(points, {}, time.monotonic() - start, [*notes, str(error)])
     preloading = preload_keras()
     with Sandbox(limits, hide=(notebook.resolve().parent, data.resolve().parent)) as sandbox:
         sandbox.add_file(data, "mnist.npz")
@@ -54,7 +59,8 @@ def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode
             "network isolation (resource limits and checks outside the kernel still apply)"]
     preloading.join()
     checks = run_checks(exports)
-    return Grading(points, checks, time.monotonic() - start, isolation + prepared.notes + report.events,
+    events = [*notes, *isolation, *prepared.notes, *report.events, *exports.notes]
+    return Grading(points, checks, time.monotonic() - start, events,
                    without_grader_cells(executed), feedback_data(exports))
 
 

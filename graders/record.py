@@ -10,8 +10,11 @@ the sandboxed run, and each test cell's outcome from the grader's checks.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import os
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, LimitOutput, SaveAutoGrades
 from nbgrader.preprocessors.base import NbGraderPreprocessor
+from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets import Unicode
 from traitlets.config import Config
@@ -93,8 +97,25 @@ def course_config(course: Path) -> Config:
     return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
 
 
+class RecordingError(Exception):
+    """A stored grade could not be put into the gradebook as it is: the batch fails for that student."""
+
+
+STAGING = ".recording"  # in the result store: submission folders as nbgrader reads them while recording
+
+
 class GradebookWriter:
-    """The batch's only writer to the gradebook."""
+    """The batch's only writer to the gradebook.
+
+    nbgrader records from a staged copy of each submission folder
+    (``results/<assignment>/.recording/<student>/<assignment>/``): the
+    submission's other files (``timestamp.txt`` included) as they are, and,
+    under the released notebook's name, the notebook the engine ran, already
+    normalised (any encoding, cells re-identified, valid nbformat, no other
+    front end's notebook metadata). So whatever the engine could grade,
+    nbgrader can take, and the gradebook's scores are checked against
+    ``results.json`` after every recording.
+    """
 
     def __init__(self, course: Path, assignment: str, store: ResultStore):
         config = course_config(course)
@@ -102,8 +123,12 @@ class GradebookWriter:
         config.Autograde.autograde_preprocessors = [
             ApplyGraderResults, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
             CheckCellMetadata]
-        self.coursedir = CourseDirectory(config=config)
-        self.api = NbGraderAPI(self.coursedir, config=config)
+        self.coursedir = CourseDirectory(config=config)  # the course's own folders
+        self.store = store
+        self.staging = store.folder / STAGING
+        recording = copy.deepcopy(config)
+        recording.CourseDirectory.submitted_directory = os.path.relpath(self.staging, self.coursedir.root)
+        self.api = NbGraderAPI(CourseDirectory(config=recording), config=recording)
         self.assignment = assignment
         self.db_url = self.coursedir.db_url
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
@@ -118,23 +143,83 @@ class GradebookWriter:
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
             return {submission.student_id for submission in gradebook.assignment_submissions(self.assignment)}
 
-    def record(self, student: str) -> str | None:
-        """Record a stored grade through nbgrader; None when it worked, else why it did not.
+    def _stage(self, student: str, submitted: Path, notebook_name: str, executed: str | None) -> Path:
+        """The submission folder nbgrader reads: the student's other files, and the engine's notebook."""
+        folder = self.staging / student / self.assignment
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if submitted.is_dir():
+            for path in submitted.rglob("*"):
+                relative = path.relative_to(submitted)
+                if path.is_symlink() or not path.is_file() or path.suffix == ".ipynb":
+                    continue
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                (folder / relative).symlink_to(path.resolve())
+        if executed is not None:
+            nbformat.write(nbformat.reads(executed, as_version=4), folder / notebook_name)
+        return folder
 
-        When nbgrader cannot take the notebook at all (it is not valid JSON, or
-        its cell metadata is broken), every grade of the submission is set to 0,
-        as nbgrader does for a missing notebook.
+    def record(self, student: str, submitted: Path, notebook_name: str) -> str | None:
+        """Record the stored grade of ``student`` through nbgrader, and check the gradebook against it.
+
+        ``submitted`` is the student's submission folder, ``notebook_name`` the
+        released notebook's file name. Returns None when nbgrader took the
+        notebook, or a note when it could not and the engine's score is 0
+        too: then every grade of the submission is set to 0, as nbgrader
+        does for a missing notebook.
+
+        Raises:
+            RecordingError: nbgrader could not take a submission the engine
+                scored above 0, or the gradebook's autograded scores differ
+                from ``results.json`` (nothing else is changed for it; the
+                next run tries again).
         """
-        with warnings.catch_warnings():  # SQLAlchemy 2 warns about nbgrader's session use; harmless
-            warnings.simplefilter("ignore", SAWarning)
-            outcome = self.api.autograde(self.assignment, student, force=True, create=True)
-            if outcome["success"]:
-                return None
-            self._record_zero(student)
-        text = "\n".join(filter(None, (outcome.get("log"), outcome.get("error"))))
-        errors = [line.strip() for line in text.splitlines()
-                  if EXCEPTION_LINE.match(line) and "see the the above traceback" not in line]
-        return (errors or ["nbgrader autograde failed"])[-1][:300]
+        results = self.store.results(student)
+        if results is None:
+            raise RecordingError("no stored result to record")
+        _check_timestamp(submitted)
+        executed = self.store.executed(student)
+        folder = self._stage(student, submitted, notebook_name, executed)
+        note = None
+        try:
+            if executed is None:  # the engine could not read or find the notebook: nbgrader cannot either
+                self._zero_if_engine_agrees(student, results, "the notebook never ran")
+            else:
+                with warnings.catch_warnings():  # SQLAlchemy 2 warns about nbgrader's session use; harmless
+                    warnings.simplefilter("ignore", SAWarning)
+                    outcome = self.api.autograde(self.assignment, student, force=True, create=True)
+                if not outcome["success"]:
+                    note = _nbgrader_error(outcome)
+                    self._zero_if_engine_agrees(student, results, note)
+        finally:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+        problems = self.disagreements(student, Path(notebook_name).stem, results)
+        if problems:
+            raise RecordingError("the gradebook disagrees with results.json: " + "; ".join(problems[:5]))
+        return note
+
+    def _zero_if_engine_agrees(self, student: str, results: dict, why: str) -> None:
+        if results["score"] > 0:
+            raise RecordingError(f"nbgrader could not record it ({why}), so the gradebook does not have its "
+                                 f"{results['score']:g} points")
+        self._record_zero(student)
+
+    def disagreements(self, student: str, notebook: str, results: dict) -> list[str]:
+        """Each autograded cell whose gradebook score (before manual grading) differs from ``results.json``."""
+        expected = {test["name"]: float(test["score"]) for test in results["tests"]}
+        with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
+            try:
+                grades = gradebook.find_submission_notebook(notebook, self.assignment, student).grades
+            except MissingEntry:
+                return [f"no {notebook} submission of {student} in the gradebook"]
+            recorded = {grade.name: grade.auto_score for grade in grades
+                        if grade.name in expected or (grade.cell_type == "code" and grade.auto_score is not None)}
+        problems = []
+        for name in sorted(set(expected) | set(recorded)):
+            found, wanted = recorded.get(name), expected.get(name)
+            if found is None or wanted is None or abs(float(found) - wanted) > 1e-9:
+                problems.append(f"{name}: gradebook {found}, results.json {wanted}")
+        return problems
 
     def _record_zero(self, student: str) -> None:
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
@@ -145,3 +230,23 @@ class GradebookWriter:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
             gradebook.db.commit()
+
+
+def _check_timestamp(submitted: Path) -> None:
+    """A ``timestamp.txt`` nbgrader cannot parse stops its recording: say so, in words an instructor can act on."""
+    path = submitted / "timestamp.txt"
+    text = path.read_text(errors="replace").strip() if path.is_file() else ""
+    if text:
+        try:
+            parse_utc(text)
+        except (ValueError, OverflowError):
+            raise RecordingError(f"timestamp.txt holds {text[:60]!r}, which nbgrader cannot read as a date: "
+                                 "correct it (e.g. 2026-11-20 10:00:00 UTC) and run again") from None
+
+
+def _nbgrader_error(outcome: dict) -> str:
+    """The last exception line of a failed nbgrader run, for a person."""
+    text = "\n".join(filter(None, (outcome.get("log"), outcome.get("error"))))
+    errors = [line.strip() for line in text.splitlines()
+              if EXCEPTION_LINE.match(line) and "see the the above traceback" not in line]
+    return (errors or ["nbgrader autograde failed"])[-1][:300]

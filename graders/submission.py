@@ -1,21 +1,30 @@
 """Read a submitted notebook and put the assignment's own cells back in it.
 
-Step one of ``graders grade``: the submission is untrusted JSON. Test and
+Step one of ``graders grade``: the submission is untrusted JSON, written by
+any front end (JupyterLab, Colab, VS Code, an editor that adds a byte-order
+mark or drops cell metadata). Cells whose nbgrader metadata was lost are
+recognised again by matching the submission's cells with the release's
+(:func:`reidentify`), so the student's own answers keep their roles. Test and
 locked cells are replaced by the released version (hidden tests never enter
 the sandbox), deleted ones are put back after the cell that preceded them in
-the release, and the kernel is always the grader's ``python3``.
+the release, and the kernel is always the grader's ``python3``. Only the
+cells come across: notebook-level metadata of other front ends (Colab's
+widget state, VS Code's interpreter) is left behind.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+MIN_SIMILARITY = 0.3  # how alike a solution cell and its released stub must be, when the position is ambiguous
+PROTECTED_SIMILARITY = 0.8  # how alike a test or locked cell must stay (it is replaced by the release's)
 
 
 class SubmissionError(Exception):
@@ -39,8 +48,21 @@ def _is_protected(cell) -> bool:
     return bool(nbgrader.get("locked") or (nbgrader.get("grade") and not nbgrader.get("solution")))
 
 
+def _text(value) -> str:
+    return "".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def read_submission(path: Path) -> NotebookNode:
-    """Parse the submission, with a clear error for anything that is not a notebook."""
+    """Parse the submission, with a clear error for anything that is not a notebook.
+
+    The bytes are decoded as JSON does (UTF-8, with or without a byte-order
+    mark; UTF-16 and UTF-32 too). Each code, markdown or raw cell keeps its
+    source, its metadata and, for markdown cells, its attachments (pasted
+    images); outputs are dropped, since the notebook runs again.
+
+    Raises:
+        SubmissionError: the file is not JSON, or holds no list of cells.
+    """
     try:
         raw = json.loads(Path(path).read_bytes())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -50,19 +72,114 @@ def read_submission(path: Path) -> NotebookNode:
     cells = []
     for cell in raw["cells"]:
         if isinstance(cell, dict) and cell.get("cell_type") in ("code", "markdown", "raw"):
-            source = cell.get("source", "")
-            source = "".join(source) if isinstance(source, list) else str(source)
+            source = _text(cell.get("source", ""))
             metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-            new = (nbformat.v4.new_code_cell if cell["cell_type"] == "code" else
-                   nbformat.v4.new_markdown_cell if cell["cell_type"] == "markdown" else nbformat.v4.new_raw_cell)
-            cells.append(new(source=source, metadata=metadata))
+            if cell["cell_type"] == "code":
+                new = nbformat.v4.new_code_cell(source=source, metadata=metadata)
+            elif cell["cell_type"] == "markdown":
+                new = nbformat.v4.new_markdown_cell(source=source, metadata=metadata)
+                attachments = cell.get("attachments")
+                if isinstance(attachments, dict) and all(
+                        isinstance(bundle, dict) and all(isinstance(v, (str, list)) for v in bundle.values())
+                        for bundle in attachments.values()):
+                    new.attachments = {str(name): {str(mime): _text(data) for mime, data in bundle.items()}
+                                       for name, bundle in attachments.items()}
+            else:
+                new = nbformat.v4.new_raw_cell(source=source, metadata=metadata)
+            cells.append(new)
     return nbformat.v4.new_notebook(cells=cells)
 
 
+def _similarity(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _pair_in_gap(missing: list[int], candidates: list[int], submission: list, release: list) -> dict[int, int]:
+    """Pair release cells that lost their metadata with unlabelled submission cells of one gap, in order.
+
+    A weighted alignment (dynamic programming) of the two short lists: a pair
+    needs the same cell type, and a similarity to the release's source of at
+    least ``MIN_SIMILARITY`` unless it is the only cell of its type on both
+    sides; a test or locked cell, which is then replaced by the release's,
+    needs ``PROTECTED_SIMILARITY``, so a student's own new cell never becomes one.
+    """
+    def weight(r: int, s: int) -> float:
+        if release[r].cell_type != submission[s].cell_type:
+            return 0.0
+        score = _similarity(release[r].source, submission[s].source)
+        if _is_protected(release[r]):  # a test or locked cell is restored: only a near copy of it may become it
+            return score + 1.0 if score >= PROTECTED_SIMILARITY else 0.0
+        alone = (sum(release[i].cell_type == release[r].cell_type for i in missing) == 1
+                 and sum(submission[j].cell_type == release[r].cell_type for j in candidates) == 1)
+        return score + 1.0 if score >= MIN_SIMILARITY or alone else 0.0
+
+    rows, cols = len(missing), len(candidates)
+    best = [[0.0] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        for j in range(cols - 1, -1, -1):
+            w = weight(missing[i], candidates[j])
+            best[i][j] = max(best[i + 1][j], best[i][j + 1], (w + best[i + 1][j + 1]) if w else 0.0)
+    pairs, i, j = {}, 0, 0
+    while i < rows and j < cols:
+        w = weight(missing[i], candidates[j])
+        if w and best[i][j] == w + best[i + 1][j + 1]:
+            pairs[candidates[j]] = missing[i]
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def reidentify(submission: NotebookNode, release: NotebookNode) -> list[str]:
+    """Give back the nbgrader metadata of cells that lost it (an editor that drops cell metadata).
+
+    The submission's cells are aligned with the release's: cells that kept
+    their grade_id, and unlabelled cells whose type and source equal a
+    released cell's, are anchors; between two anchors, each released cell
+    whose grade_id is missing from the submission is paired with an
+    unlabelled submission cell of the same type, by similarity of source.
+    Each paired cell gets the release's metadata, in place; the student's
+    source stays. Returns one note per cell re-identified.
+    """
+    present = {_grade_id(cell) for cell in submission.cells if _grade_id(cell)}
+
+    def key(cell):
+        name = _grade_id(cell)
+        return ("id", name) if name in present else (cell.cell_type, cell.source.strip())
+
+    matcher = SequenceMatcher(None, [key(cell) for cell in release.cells], [key(cell) for cell in submission.cells],
+                              autojunk=False)
+    notes, paired = [], {}
+    for tag, r0, r1, s0, s1 in matcher.get_opcodes():
+        if tag == "equal":  # unchanged cells (a locked or test cell that lost only its metadata) pair one to one
+            paired.update({s0 + k: r0 + k for k in range(r1 - r0)})
+            continue
+        missing = [r for r in range(r0, r1) if _grade_id(release.cells[r]) not in present | {None}]
+        candidates = [s for s in range(s0, s1) if not _grade_id(submission.cells[s])]
+        if missing and candidates:
+            paired.update(_pair_in_gap(missing, candidates, submission.cells, release.cells))
+    for s, r in sorted(paired.items()):
+        name = _grade_id(release.cells[r])
+        cell = submission.cells[s]
+        if name and name not in present and not _grade_id(cell) and cell.cell_type == release.cells[r].cell_type:
+            cell.metadata["nbgrader"] = dict(release.cells[r].metadata["nbgrader"])
+            present.add(name)
+            notes.append(f"cell {name}: its nbgrader metadata was missing; recognised by its place and content")
+    return notes
+
+
 def restore_assignment_cells(submission: NotebookNode, release: NotebookNode) -> Prepared:
-    """Put the release's test and locked cells back; keep the student's own cells."""
+    """Put the release's test and locked cells back; keep the student's own cells.
+
+    ``submission`` is changed in place (cells re-identified). The result is a
+    new notebook with the grader's kernelspec, whose cells carry the
+    release's nbgrader metadata, and the notes that say what was changed.
+    """
     prepared = Prepared(nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC,
                                                            "language_info": {"name": "python"}}))
+    prepared.notes.extend(reidentify(submission, release))
     released = {_grade_id(cell): cell for cell in release.cells if _grade_id(cell)}
     seen: set[str] = set()
     for cell in submission.cells:

@@ -26,10 +26,11 @@ class Job:
 
     student: str
     notebook_name: str
-    notebook: bytes | None  # None: the submission has no such file
+    notebook: bytes | None  # None: no notebook of the submission could be chosen (the notes say why)
     release: str  # the released notebook's JSON
     data_sha: str
     limits: Limits
+    notes: tuple[str, ...] = ()  # what the results should say about the submission folder (graders.locate)
 
 
 @dataclass
@@ -91,12 +92,13 @@ def grade_job(job: Job, data: bytes) -> Graded:
 
     release = nbformat.reads(job.release, as_version=4)
     if job.notebook is None:
-        grading = Grading(autograded_tests(release), {}, 0.0, [f"the submission has no {job.notebook_name}"])
+        grading = Grading(autograded_tests(release), {}, 0.0,
+                          list(job.notes) or [f"the submission has no {job.notebook_name}"])
     else:
         with tempfile.TemporaryDirectory(prefix="graders-submission-") as folder:
             notebook = Path(folder) / job.notebook_name
             notebook.write_bytes(job.notebook)
-            grading = grade(notebook, job.limits, release)
+            grading = grade(notebook, job.limits, release, notes=job.notes)
     executed = nbformat.writes(grading.notebook) if grading.notebook is not None else None
     return Graded(job.student, to_gradescope(grading), executed, grading.seconds,
                   f"{socket.gethostname()}:{os.getpid()}", code_version())

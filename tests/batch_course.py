@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from course import copy_course
 from graders.assignment import ASSIGNMENT, grade_id
 from graders.data import ENV_VAR
 from graders.demo import nbgrader
+from graders.gradebook_scores import autograded_scores
+from graders.nbgrader_settings import default_db_url
 from graders.samples import SAMPLES, build
 
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
@@ -35,6 +38,33 @@ def submit(course: Path, student: str, notebook: nbformat.NotebookNode | str | N
     elif notebook is not None:
         nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
     return folder
+
+
+def submit_files(course: Path, student: str, files: dict[str, bytes]) -> Path:
+    """Put a submission folder of these files (relative name -> bytes) in ``submitted/``."""
+    folder = course / "submitted" / student / ASSIGNMENT
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+    (folder / "timestamp.txt").write_text(TIMESTAMP)
+    return folder
+
+
+def stored_results(course: Path) -> dict[str, dict]:
+    """``results.json`` of every student ``graders autograde`` stored."""
+    return {path.parent.name: json.loads(path.read_text())
+            for path in (course / "results" / ASSIGNMENT).glob("*/results.json")}
+
+
+def assert_gradebook_agrees(course: Path, db_url: str | None = None) -> dict[str, dict[str, float]]:
+    """Every stored results.json and the gradebook give each autograded cell the same score; returns them."""
+    recorded = autograded_scores(db_url or default_db_url(course), ASSIGNMENT, ASSIGNMENT)
+    results = stored_results(course)
+    assert results, "no stored results"
+    for student, result in results.items():
+        engine = {test["name"]: float(test["score"]) for test in result["tests"]}
+        assert recorded.get(student) == engine, f"{student}: gradebook {recorded.get(student)}, results.json {engine}"
+    return recorded
 
 
 def sample_notebook(course: Path, student: str) -> nbformat.NotebookNode:

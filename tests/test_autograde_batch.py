@@ -15,11 +15,23 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
-from batch_course import autograde_command, batch_environment, released_course, sample_notebook, submit
+from batch_course import (
+    TIMESTAMP,
+    assert_gradebook_agrees,
+    autograde_command,
+    batch_environment,
+    released_course,
+    sample_notebook,
+    stored_results,
+    submit,
+    submit_files,
+)
 from batch_course import with_cell_source as with_source
 from dask.distributed import Client, LocalCluster
 from postgres_server import postgres_server
+from real_submissions import NOTEBOOK, filled, text
 
 from graders.assignment import ASSIGNMENT
 from graders.autograde import Batch, BatchOptions
@@ -80,7 +92,7 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     assert plan in resumed.stdout, resumed.stdout[:2000]
     after = states(course)
     assert all(after[student] == state for student, state in finished.items())  # not graded again
-    scores = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)
+    scores = assert_gradebook_agrees(course)
     assert sorted(scores) == students and all(sum(cells.values()) == 0 for cells in scores.values())
 
 
@@ -112,6 +124,7 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
     assert by_student["slow"].status == "graded", by_student["slow"]
     assert states(course)["slow"]["worker"].split(":")[-1] != str(killed)
     assert "timed out" not in by_student["slow"].message
+    assert sorted(assert_gradebook_agrees(course)) == ["quick", "slow"]
     time.sleep(1)
     assert set(sandbox_processes()) <= others, "the killed worker's kernel outlived it"
 
@@ -134,7 +147,33 @@ def test_postgresql_gradebook_against_a_real_server(tmp_path, sample_npz, monkey
         assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
         assert "postgresql+psycopg2://" in process.stdout  # the table's title names the gradebook
         assert not (course / "gradebook.db").exists()
-        scores = autograded_scores(url, ASSIGNMENT, ASSIGNMENT)
+        scores = assert_gradebook_agrees(course, url)
         assert sorted(scores) == ["alice", "bob"]
         assert all(sum(cells.values()) == 0 and len(cells) == 15 for cells in scores.values())
         assert (course / "autograded" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+
+
+def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_silent_zero(tmp_path, sample_npz):
+    course = released_course(tmp_path / "course")
+    source_nb = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    work = {NOTEBOOK: text(filled(source_nb, release)).encode()}  # preprocessing and a frozen model: 4 points
+    submit_files(course, "on_time", work)
+    folder = submit_files(course, "bad_clock", work)
+    (folder / "timestamp.txt").write_text("yesterday after lunch")  # nbgrader refuses to record it
+    process = subprocess.run(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
+                             capture_output=True, text=True, timeout=900)
+    assert process.returncode == 1, process.stdout[-3000:] + process.stderr[-3000:]
+    (line,) = [line for line in process.stdout.splitlines() if line.startswith("bad_clock: failed")]
+    assert "not recorded: timestamp.txt holds 'yesterday after lunch'" in line
+    assert "1 failed" in process.stdout
+    assert stored_results(course)["bad_clock"]["score"] == 4  # the engine's grade is kept for the next run
+    recorded = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)
+    assert "bad_clock" not in recorded and sum(recorded["on_time"].values()) == 4  # no silent 0 in the gradebook
+    assert states(course)["bad_clock"]["recorded"] is False
+
+    (folder / "timestamp.txt").write_text(TIMESTAMP)  # the instructor corrects it: the next run records it
+    again = subprocess.run(autograde_command(course), env=batch_environment(sample_npz), capture_output=True,
+                           text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert sum(assert_gradebook_agrees(course)["bad_clock"].values()) == 4

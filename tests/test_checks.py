@@ -24,19 +24,54 @@ def test_reference_preprocessing_passes(raw):
     "mistake, message",
     [
         (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32"), "scaled to [0, 1], found values from 0 to 255"),
-        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float64") / 255, "should be float32, found float64"),
-        (lambda x: x.astype("float32") / 255, "should have shape (4000, 28, 28, 1), found (4000, 28, 28)"),
-        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32") / 256, "not the right values"),
+        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32") / 256, "not hold the right values"),
         (lambda x: x[::-1].reshape((-1, 28, 28, 1)).astype("float32") / 255, "keeping the images in their order"),
-        (lambda x: x.tolist(), "should be a NumPy array, found list"),
+        (lambda x: x[:100].reshape((-1, 28, 28, 1)).astype("float32") / 255, "expected 4,000 images"),
     ],
-    ids=["no-scaling", "float64", "no-channel", "divided-by-256", "reordered", "list"],
+    ids=["no-scaling", "divided-by-256", "reordered", "too-few"],
 )
-def test_preprocessing_mistakes_say_what_was_expected(raw, mistake, message):
+def test_value_mistakes_fail_the_values_check_saying_what_was_expected(raw, mistake, message):
     (train, _), (test, _) = raw
     with pytest.raises(AssertionError, match="train_images") as error:
         checks.check_preprocessing(mistake(train), reference.preprocess(test))
     assert message in str(error.value)
+
+
+def _tensor(x):
+    import tensorflow as tf
+
+    return tf.constant(reference.preprocess(x))
+
+
+@pytest.mark.parametrize(
+    "slip, message",
+    [
+        (lambda x: reference.preprocess(x).astype("float64"), "should be float32, found float64"),
+        (lambda x: x.astype("float32") / 255, "should have shape (4000, 28, 28, 1), found (4000, 28, 28)"),
+        (lambda x: x.reshape((-1, 784)).astype("float32") / 255, "found (4000, 784)"),
+        (lambda x: list(reference.preprocess(x)), "should be a NumPy array, found a list"),
+        (_tensor, "should be a NumPy array, found a TensorFlow tensor (EagerTensor)"),
+    ],
+    ids=["float64", "no-channel", "flattened", "list", "tensorflow-tensor"],
+)
+def test_right_values_in_the_wrong_container_cost_the_shape_and_dtype_check_only(raw, slip, message):
+    (train, _), (test, _) = raw
+    checks.check_preprocessing(slip(train), reference.preprocess(test))  # the values check passes
+    with pytest.raises(AssertionError, match="train_images") as error:
+        checks.check_shape_and_dtype("train_images", slip(train), len(train))
+    assert message in str(error.value)
+
+
+def test_an_exported_array_like_is_named_by_its_type_in_the_kernel(raw):
+    from graders.export import ArrayLike
+
+    (train, _), _ = raw
+    exported = ArrayLike(reference.preprocess(train), "tensorflow.python.framework.ops.EagerTensor")
+    checks.check_preprocessed("train_images", exported, train)
+    with pytest.raises(AssertionError, match=r"found a TensorFlow tensor \(EagerTensor\): convert it"):
+        checks.check_shape_and_dtype("train_images", exported, len(train))
+    assert checks.kind_of(ArrayLike(np.zeros(1), "builtins.memoryview")) == "a memoryview"
+    assert checks.kind_of(None) == "None"
 
 
 def test_test_images_are_checked_too(raw):
@@ -121,3 +156,33 @@ def test_accuracy_is_measured_in_the_input_format_the_model_was_trained_on(raw):
     np.testing.assert_array_equal(checks.in_student_format(test, shuffled), scaled)
     np.testing.assert_array_equal(checks.in_student_format(test, scaled[:10]), scaled)
     np.testing.assert_array_equal(checks.in_student_format(test, None), scaled)
+
+
+def test_no_channel_axis_and_no_scaling_is_measured_as_the_model_was_trained(raw):
+    """Both preprocessing slips at once: the model saw (N, 28, 28) pixels in 0-255 (Keras adds the axis)."""
+    _, (test, _) = raw
+    student = test.astype("float32")  # neither reshaped nor scaled
+    measured_on = checks.in_student_format(test, student)
+    assert measured_on.shape == (len(test), 28, 28)
+    np.testing.assert_allclose(measured_on, student, atol=1e-3)
+    flattened = test.reshape((len(test), 784)).astype("float32") / 255
+    np.testing.assert_allclose(checks.in_student_format(test, flattened), flattened, atol=1e-6)
+
+
+def test_answers_read_off_the_students_own_models_earn_their_point():
+    """Error carried forward: a right reading of a wrong model is a right answer; the model's checks charge."""
+    from conftest import cnn_layers
+
+    same = sequential(cnn_layers(padding="same"))  # first pooling output 14 x 14; 2 blocks; other parameter counts
+    dense = sequential(dense_layers((256, 256, 128)))
+    own = checks.answers_of(same, dense)
+    assert own["q_pool_output_size"] == 14 and own["q_conv_blocks"] == 2
+    assert own["q_param_difference"] == dense.count_params() - same.count_params()
+    for question, answer in own.items():
+        checks.check_answer(question, answer, model=same, dense_model=dense)
+        checks.check_answer(question, reference.ANSWERS[question], model=same, dense_model=dense)
+        with pytest.raises(AssertionError, match="is not the right answer"):
+            checks.check_answer(question, answer + 1, model=same, dense_model=dense)
+    with pytest.raises(AssertionError, match="is not the right answer"):
+        checks.check_answer("q_pool_output_size", 14)  # without the models, only the lesson's value
+    assert checks.answers_of(None, dense) == {} and checks.answers_of("not a model") == {}

@@ -12,10 +12,20 @@ import json
 
 import nbformat
 import pytest
-from batch_course import released_course, run_autograde, sample_notebook, submit, with_cell_source
+from batch_course import (
+    assert_gradebook_agrees,
+    released_course,
+    run_autograde,
+    sample_notebook,
+    stored_results,
+    submit,
+    submit_files,
+    with_cell_source,
+)
 from corpus import ATTACKS
 from corpus import build as build_attack
 from course import copy_course
+from real_submissions import REAL_SUBMISSIONS
 
 from graders.assignment import ASSIGNMENT, autograded_tests
 from graders.data import ENV_VAR
@@ -78,9 +88,11 @@ def test_solution_earns_every_autograded_point_and_the_release_none(scores, rele
 def test_partly_wrong_submissions_earn_partial_scores(scores):
     totals = {student: sum(cells.values()) for student, cells in scores.items()}
     assert totals["no_scaling"] == 18
-    assert totals["padding_same"] == 16
-    assert totals["narrow_dense"] == 17
+    assert totals["padding_same"] == 17  # q_param_difference read off their own models earns its point
+    assert totals["narrow_dense"] == 18
     assert totals["wrong_answers"] == 18
+    assert totals["tf_activations"] == 20  # tf.nn.softmax is Keras' "softmax"
+    assert totals["tensor_preprocessing"] == 19  # right values in a tensor: only the NumPy-array point is lost
 
 
 def test_deleted_and_edited_test_cells_are_restored(course):
@@ -126,8 +138,13 @@ def batch(tmp_path_factory, sample_npz):
     for attack in ATTACKS:
         if attack.name in HOSTILE:
             submit(batch_course, attack.name, build_attack(attack))
+    source_nb = nbformat.read(batch_course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = nbformat.read(batch_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    for real in REAL_SUBMISSIONS:
+        submit_files(batch_course, real.student, real.files(source_nb, release))
     process = run_autograde(batch_course, sample_npz, "--workers", "2")
     assert process.returncode == 0, process.stdout[-5000:] + process.stderr[-5000:]
+    assert_gradebook_agrees(batch_course)
     return batch_course, process.stdout
 
 
@@ -145,7 +162,33 @@ def test_broken_submissions_get_their_score_and_do_not_stop_the_batch(batch, rel
         assert sum(parallel[student].values()) == total, student
         assert set(parallel[student]) == set(autograded_tests(release_nb)), student
     assert "the kernel died" in stdout and "not a readable notebook" in stdout and "has no mnist_cnn.ipynb" in stdout
-    assert f"{len(SAMPLES) + len(BROKEN)} graded" in stdout and "0 failed" in stdout
+    assert f"{len(SAMPLES) + len(BROKEN) + len(REAL_SUBMISSIONS)} graded" in stdout and "0 failed" in stdout
+
+
+@pytest.mark.parametrize("real", REAL_SUBMISSIONS, ids=[real.student for real in REAL_SUBMISSIONS])
+def test_real_submissions_get_what_a_careful_grader_gives_in_results_and_gradebook(batch, release_nb, real):
+    batch_course, stdout = batch
+    expected = real.expected(release_nb)
+    results = stored_results(batch_course)[real.student]
+    assert {test["name"]: test["score"] for test in results["tests"]} == expected
+    assert autograded_scores(default_db_url(batch_course), ASSIGNMENT, ASSIGNMENT)[real.student] == expected
+    assert real.message in results["output"] + "".join(test["output"] for test in results["tests"])
+    if real.answer_cell:  # the manual grader sees the student's own answer in the labelled cell
+        graded = nbformat.read(batch_course / "autograded" / real.student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+        (cell,) = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == real.answer_cell]
+        assert cell.source.startswith("Reshaping adds the channel axis"), cell.source
+
+
+def test_notebooks_of_other_front_ends_leave_autograded_files_every_nbgrader_step_takes(batch):
+    batch_course, _ = batch
+    for student in ("colab", "jupyterlab3", "bom", "lost_metadata"):
+        nbgrader(batch_course, "generate_feedback", ASSIGNMENT, "--student", student)
+        feedback = (batch_course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+        score = stored_results(batch_course)[student]["score"]
+        assert "Your checks and your model" in feedback and f"{score:g} / 20" in feedback, student
+        graded = batch_course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        nbformat.validate(nbformat.read(graded, as_version=4))
+        assert "widgets" not in nbformat.read(graded, as_version=4).metadata
 
 
 def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
@@ -160,7 +203,7 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     assert "padding expected 'valid', found 'same'" in error.evalue
     with open(results / "grades.csv") as stream:
         rows = {row["student"]: row for row in csv.DictReader(stream)}
-    assert set(rows) == {sample.student for sample in SAMPLES} | set(BROKEN)
+    assert set(rows) == {sample.student for sample in SAMPLES} | set(BROKEN) | {r.student for r in REAL_SUBMISSIONS}
     assert rows["padding_same"]["test_cnn_architecture"] == "0" and rows["no_scaling"]["score"] == "18"
     assert rows["padding_same"]["q_comparison"] == "0"  # left as released: nbgrader's "No response."
     assert rows["kernel_exits"]["q_comparison"] == "" and rows["kernel_exits"]["needs_manual_grade"] == "true"
@@ -186,7 +229,7 @@ def test_rerun_grades_nothing_unchanged_and_regrades_what_changed(batch, sample_
     submit(batch_course, "broken_json", '{"cells": [ still not json')  # resubmitted
     process = run_autograde(batch_course, sample_npz)
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
-    count = len(SAMPLES) + len(BROKEN)
+    count = len(SAMPLES) + len(BROKEN) + len(REAL_SUBMISSIONS)
     assert f"{count} submissions: 1 to grade" in process.stdout and f"{count - 1} unchanged" in process.stdout
     changed = [path.parent.name for path, before in states.items() if path.read_bytes() != before]
     assert changed == ["broken_json"]

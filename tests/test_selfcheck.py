@@ -129,7 +129,7 @@ LABELS = np.zeros(20, dtype=np.uint8)
     (RAW.reshape(20, 784), "it is flattened"),
     (RAW.reshape(20, 28, 28, 1), r"uint8, expected float32: convert with .astype\(\"float32\"\)"),
     (RAW.reshape(20, 28, 28, 1).astype("float64"), "float64 takes twice the memory"),
-    ([[0.0]], "should be a NumPy array, found list"),
+    ([[0.0]], r"should be a NumPy array, found a list: convert it with train_images = np.asarray\(train_images\)"),
 ])
 def test_preprocessing_shape_mistakes_are_explained(images, message):
     with pytest.raises(AssertionError, match=message):
@@ -141,6 +141,28 @@ def test_scaling_mistakes_are_explained(factor, message):
     images = RAW.reshape(20, 28, 28, 1).astype("float32") / factor
     with pytest.raises(AssertionError, match=message):
         check_scaling(images, images)
+
+
+def test_a_tensorflow_tensor_fails_the_shapes_check_only_and_says_how_to_convert_it(capsys):
+    import tensorflow as tf
+
+    tensor = tf.constant(reference.preprocess(RAW))
+    with pytest.raises(AssertionError, match=r"found a TensorFlow tensor \(EagerTensor\): convert it with "
+                                             r"train_images = train_images.numpy\(\)"):
+        check_shapes(tensor, tensor, LABELS, LABELS)
+    check_scaling(tensor, tensor)  # its values are right: the values check passes
+    check_scaling(list(reference.preprocess(RAW)), reference.preprocess(RAW).astype("float64"))
+    assert "values are in [0, 1]" in capsys.readouterr().out
+
+
+def test_tensorflow_activations_match_the_lessons_names():
+    import tensorflow as tf
+
+    model = sequential([layers.Conv2D(32, 3, activation=tf.nn.relu), layers.MaxPooling2D(2),
+                        layers.Conv2D(64, 3, activation=tf.nn.relu), layers.MaxPooling2D(2),
+                        layers.Conv2D(128, 3, activation=tf.nn.relu), layers.Flatten(),
+                        layers.Dense(10, activation=tf.nn.softmax)])
+    assert check_model(model, "cnn").ok
 
 
 def test_preprocessed_images_pass(capsys):

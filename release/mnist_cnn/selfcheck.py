@@ -28,6 +28,9 @@ SHOWN = ("filters", "units", "kernel_size", "pool_size", "activation", "padding"
 CONFIG_KEYS = (*SHOWN, "strides", "dilation_rate", "use_bias")  # also compared: Keras' defaults
 NESTED = ("Sequential", "Functional", "Model")
 COLUMNS = ("#", "lesson", "your model", "output shape", "params", "check")
+# TensorFlow functions that Keras 3 saves under their own names, with the built-in activation each one equals
+# (same definition, same default axis): ``tf.nn.softmax`` is saved as "softmax_v2".
+TF_ACTIVATIONS = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax", "swish": "silu"}
 Typed = TypeVar("Typed")  # anything with a ``type`` (a layer's class name)
 
 
@@ -93,10 +96,13 @@ def align(expected: Sequence[Typed], found: Sequence[Typed]) -> list[tuple[Typed
 
 
 def _normalized(key: str, value: object) -> object:
-    """Keras accepts ``3`` for ``(3, 3)`` and lists for tuples: compare one form."""
+    """Keras accepts ``3`` for ``(3, 3)``, lists for tuples, ``tf.nn.softmax`` for ``"softmax"``: compare one form."""
     if key in ("kernel_size", "pool_size", "strides", "dilation_rate") and isinstance(value, int) \
             and not isinstance(value, bool):
         return (value, value)
+    if key == "activation" and isinstance(value, dict) and value.get("class_name") == "function":
+        name = value.get("config")  # a function Keras has no name for, e.g. tf.nn.softmax ("softmax_v2")
+        return TF_ACTIVATIONS.get(name, name) if isinstance(name, str) else None
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -278,11 +284,20 @@ def check_model(model, lesson: str) -> ModelCheck:
     return result
 
 
+def _kind(value) -> str:
+    """A value's type in words: "a TensorFlow tensor (EagerTensor)", "a list"."""
+    kind = type(value)
+    if kind.__module__.startswith("tensorflow"):
+        return f"a TensorFlow tensor ({kind.__name__})"
+    return f"a {kind.__name__}" if kind.__module__ == "builtins" else kind.__name__
+
+
 def _array_problem(name: str, images, count: int) -> str | None:
     import numpy as np
 
     if not isinstance(images, np.ndarray):
-        return f"{name} should be a NumPy array, found {type(images).__name__}"
+        how = f"{name}.numpy()" if type(images).__module__.startswith("tensorflow") else f"np.asarray({name})"
+        return f"{name} should be a NumPy array, found {_kind(images)}: convert it with {name} = {how}"
     if images.shape == (count, *INPUT_SHAPE):
         return None
     if images.shape == (count, 28, 28):
@@ -296,7 +311,7 @@ def _array_problem(name: str, images, count: int) -> str | None:
 
 
 def check_shapes(train_images, test_images, train_labels, test_labels) -> None:
-    """Both arrays are (N, 28, 28, 1) float32, one image per label."""
+    """Both arrays are NumPy arrays of shape (N, 28, 28, 1) and dtype float32, one image per label."""
     for name, images, labels in (("train_images", train_images, train_labels),
                                  ("test_images", test_images, test_labels)):
         problem = _array_problem(name, images, len(labels))
@@ -308,9 +323,17 @@ def check_shapes(train_images, test_images, train_labels, test_labels) -> None:
 
 
 def check_scaling(train_images, test_images) -> None:
-    """Pixel values are scaled once to [0, 1]."""
+    """Pixel values are scaled once to [0, 1], whatever the array's type, dtype or shape (``check_shapes``
+    judges those)."""
+    import numpy as np
+
     for name, images in (("train_images", train_images), ("test_images", test_images)):
-        low, high = float(images.min()), float(images.max())
+        try:
+            values = np.asarray(images, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise AssertionError(f"{name} should hold the images' pixel values, found {_kind(images)}") from None
+        assert values.size, f"{name} is empty: re-run the data cell, then the preprocessing cell"
+        low, high = float(values.min()), float(values.max())
         assert high <= 1.0, (
             f"{name} has values up to {high:g}: divide by 255 to scale the pixels to [0, 1]")
         assert low >= 0.0, f"{name} has values down to {low:g}: pixels should be in [0, 1]"
