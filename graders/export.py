@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ HISTORIES = {"history": "model", "dense_history": "dense_model"}  # fit's Histor
 MAX_EPOCHS = 1000
 MAX_JSON_BYTES = 1 << 20
 MAX_TYPE_NAME = 200
+MAX_CONFIG_BYTES = 8 << 20  # a .keras file's config.json; the lesson's models need a few kilobytes
 
 EXPORT_CODE = '''
 def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, histories={histories!r}):
@@ -45,25 +47,6 @@ def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, hi
             answers[name] = value.item() if isinstance(value, numpy.generic) else value
     with open(os.path.join(folder, "answers.json"), "w") as file:
         json.dump(answers, file)
-    kinds = {{}}
-    for name in arrays:
-        value = globals().get(name)
-        if isinstance(value, numpy.ndarray):
-            key = (id(value), value.shape, str(value.dtype), float(value.ravel()[::9973].sum())
-                   if value.dtype.kind in "biuf" else 0)
-        elif isinstance(value, (list, tuple, memoryview)) or hasattr(value, "__array__"):  # a tensor, a list
-            kinds[name] = type(value).__module__ + "." + type(value).__qualname__
-            key = (id(value), kinds[name], len(value) if isinstance(value, (list, tuple)) else 0)
-        else:
-            continue
-        if state.get(name) != key:
-            array = value if isinstance(value, numpy.ndarray) else (
-                value.numpy() if callable(getattr(value, "numpy", None)) else numpy.asarray(value))
-            if isinstance(array, numpy.ndarray) and array.dtype.kind in "biuf":
-                numpy.save(os.path.join(folder, name + ".npy"), array, allow_pickle=False)
-            state[name] = key
-    with open(os.path.join(folder, "arrays.json"), "w") as file:
-        json.dump(kinds, file)
     for name in models:
         value = globals().get(name)
         if hasattr(value, "save") and hasattr(value, "layers"):
@@ -73,6 +56,29 @@ def __graders_export(folder={folder!r}, models={models!r}, arrays={arrays!r}, hi
             if state.get(name) != key:
                 value.save(os.path.join(folder, name + ".keras"))
                 state[name] = key
+    kinds = {{}}
+    for name in arrays:  # each on its own: an array that cannot be converted costs only itself
+        try:
+            value = globals().get(name)
+            if not isinstance(value, numpy.ndarray):
+                if not (isinstance(value, (list, tuple, memoryview)) or hasattr(value, "__array__")):
+                    continue
+                kinds[name] = type(value).__module__ + "." + type(value).__qualname__
+                value = value.numpy() if callable(getattr(value, "numpy", None)) else numpy.asarray(value)
+            if not isinstance(value, numpy.ndarray) or value.dtype.kind not in "biuf":
+                continue
+            key = (kinds.get(name), value.shape, str(value.dtype), float(value.ravel()[::9973].sum()),
+                   float(value.ravel()[-1]) if value.size else 0.0)
+            if state.get(name) != key:
+                numpy.save(os.path.join(folder, name + ".npy"), value, allow_pickle=False)
+                state[name] = key
+        except Exception as error:
+            print("graders: export of", name, "failed:", type(error).__name__, error)
+            state[name] = None
+            if os.path.exists(os.path.join(folder, name + ".npy")):
+                os.remove(os.path.join(folder, name + ".npy"))
+    with open(os.path.join(folder, "arrays.json"), "w") as file:
+        json.dump(kinds, file)
     try:  # last, and on its own: the feedback's curves must never cost an export that is scored
         curves, numbers = {{}}, (int, float, numpy.floating)
         for name in histories:
@@ -122,6 +128,23 @@ class ArrayLike:
     @property
     def dtype(self) -> np.dtype:
         return self.values.dtype
+
+
+def type_in_words(type_name: str) -> str:
+    """A kernel type's module-qualified name in words: "a TensorFlow tensor (EagerTensor)", "a list"."""
+    module, _, name = type_name.rpartition(".")
+    if module.startswith("tensorflow"):
+        return f"a TensorFlow tensor ({name})"
+    return f"a {name}" if module == "builtins" else f"{name} (from {module.split('.')[0]})"
+
+
+def kind_of(value) -> str:
+    """A value's type in words, as it was in the student's kernel (an ``ArrayLike`` says what it was there)."""
+    if value is None:
+        return "None"
+    if isinstance(value, ArrayLike):
+        return type_in_words(value.type_name)
+    return type_in_words(f"{type(value).__module__}.{type(value).__qualname__}")
 
 
 @dataclass
@@ -204,15 +227,19 @@ def load_model_safely(path: Path) -> tuple[object, list[str]]:
     with tempfile.TemporaryDirectory(prefix="graders-model-") as folder:
         try:
             with zipfile.ZipFile(path) as archive:
+                if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
+                    raise ValueError("config.json is too large")
                 config = json.loads(archive.read("config.json"))
                 rewritten = _with_builtin_activations(config, found)
-                if found:
+                if found:  # a copy with the new config.json; the weights are streamed, never held whole
                     path = Path(folder) / path.name
                     with zipfile.ZipFile(path, "w") as copy:
                         for item in archive.infolist():
-                            data = json.dumps(rewritten).encode() if item.filename == "config.json" \
-                                else archive.read(item)
-                            copy.writestr(item, data)
+                            if item.filename == "config.json":
+                                copy.writestr(item, json.dumps(rewritten))
+                                continue
+                            with archive.open(item) as source, copy.open(item, "w") as target:
+                                shutil.copyfileobj(source, target, 1 << 20)
         except (zipfile.BadZipFile, KeyError, ValueError, RecursionError):
             config = None  # not a .keras archive as Keras writes it: Keras' own error says why
         try:
@@ -222,8 +249,8 @@ def load_model_safely(path: Path) -> tuple[object, list[str]]:
             if causes:
                 raise ValueError("; ".join(dict.fromkeys(causes))) from error
             raise
-    notes = [f"`{name}` (a TensorFlow function) was read as Keras' activation \"{TF_ACTIVATIONS[name]}\""
-             for name in sorted(found)]
+    notes = [f"the function `{name}` (TensorFlow's name for Keras' \"{TF_ACTIVATIONS[name]}\") was read as "
+             f"activation=\"{TF_ACTIVATIONS[name]}\"" for name in sorted(found)]
     return model, notes
 
 
@@ -242,6 +269,9 @@ def load_exports(folder: Path) -> Exports:
     kinds = _read_array_kinds(folder / "arrays.json")
     for name in ARRAYS:
         path = folder / f"{name}.npy"
+        if name in kinds and not path.is_file():
+            exports.problems[name] = (f"`{name}` is {type_in_words(kinds[name])} whose values could not be read as "
+                                      "one array of numbers (one image per label, all of one shape)")
         if path.is_file():
             try:
                 values = np.load(path, allow_pickle=False)

@@ -43,7 +43,7 @@ def is_unchanged_release(path: Path, release: NotebookNode) -> bool:
     """Whether every solution cell of the notebook at ``path`` still holds the release's text."""
     try:
         notebook = read_submission(path)
-    except SubmissionError:
+    except (SubmissionError, RecursionError, MemoryError):
         return False
     released = {grade_id(cell): cell.source for cell in release.cells
                 if cell.metadata.get("nbgrader", {}).get("solution")}

@@ -170,9 +170,11 @@ class GradebookWriter:
 
         Raises:
             RecordingError: nbgrader could not take a submission the engine
-                scored above 0, or the gradebook's autograded scores differ
-                from ``results.json`` (nothing else is changed for it; the
-                next run tries again).
+                scored above 0 (the gradebook keeps what it had for the
+                student: nothing, or an earlier submission's grades), or the
+                gradebook's autograded scores differ from ``results.json``
+                (those cells are flagged as needing a manual grade). The
+                next run tries again.
         """
         results = self.store.results(student)
         if results is None:
@@ -195,7 +197,9 @@ class GradebookWriter:
             shutil.rmtree(folder.parent, ignore_errors=True)
         problems = self.disagreements(student, Path(notebook_name).stem, results)
         if problems:
-            raise RecordingError("the gradebook disagrees with results.json: " + "; ".join(problems[:5]))
+            self._flag(student, Path(notebook_name).stem, [name for name, _ in problems])
+            raise RecordingError("the gradebook disagrees with results.json (those cells are flagged for a manual "
+                                 "grade in formgrader): " + "; ".join(text for _, text in problems[:5]))
         return note
 
     def _zero_if_engine_agrees(self, student: str, results: dict, why: str) -> None:
@@ -204,22 +208,35 @@ class GradebookWriter:
                                  f"{results['score']:g} points")
         self._record_zero(student)
 
-    def disagreements(self, student: str, notebook: str, results: dict) -> list[str]:
-        """Each autograded cell whose gradebook score (before manual grading) differs from ``results.json``."""
+    def disagreements(self, student: str, notebook: str, results: dict) -> list[tuple[str, str]]:
+        """Each autograded cell whose gradebook score (before manual grading) differs from ``results.json``:
+        (grade cell, what differs)."""
         expected = {test["name"]: float(test["score"]) for test in results["tests"]}
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
             try:
                 grades = gradebook.find_submission_notebook(notebook, self.assignment, student).grades
             except MissingEntry:
-                return [f"no {notebook} submission of {student} in the gradebook"]
+                return [("", f"no {notebook} submission of {student} in the gradebook")]
             recorded = {grade.name: grade.auto_score for grade in grades
                         if grade.name in expected or (grade.cell_type == "code" and grade.auto_score is not None)}
         problems = []
         for name in sorted(set(expected) | set(recorded)):
             found, wanted = recorded.get(name), expected.get(name)
             if found is None or wanted is None or abs(float(found) - wanted) > 1e-9:
-                problems.append(f"{name}: gradebook {found}, results.json {wanted}")
+                problems.append((name, f"{name}: gradebook {found}, results.json {wanted}"))
         return problems
+
+    def _flag(self, student: str, notebook: str, names: list[str]) -> None:
+        """Mark grade cells as needing a manual grade, so formgrader shows that their score is in doubt."""
+        with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
+            try:
+                grades = gradebook.find_submission_notebook(notebook, self.assignment, student).grades
+            except MissingEntry:
+                return
+            for grade in grades:
+                if grade.name in names:
+                    grade.needs_manual_grade = True
+            gradebook.db.commit()
 
     def _record_zero(self, student: str) -> None:
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:

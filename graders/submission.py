@@ -23,8 +23,10 @@ import nbformat
 from nbformat import NotebookNode
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-MIN_SIMILARITY = 0.3  # how alike a solution cell and its released stub must be, when the position is ambiguous
-PROTECTED_SIMILARITY = 0.8  # how alike a test or locked cell must stay (it is replaced by the release's)
+PROTECTED_SIMILARITY = 0.8  # how alike a test or locked cell must stay to be recognised (it is then restored)
+EDITED_SIMILARITY = 0.6  # how alike an instruction cell must stay to be taken for the release's, edited
+MAX_COMPARED = 1000  # characters of a cell's source compared
+MAX_GAP_PAIRS = 10_000  # cells compared in one gap between recognised cells, at most
 
 
 class SubmissionError(Exception):
@@ -65,15 +67,18 @@ def read_submission(path: Path) -> NotebookNode:
     """
     try:
         raw = json.loads(Path(path).read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SubmissionError(f"{Path(path).name} is not a readable notebook: {error}") from error
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise SubmissionError(f"{Path(path).name} is not a readable notebook: {str(error)[:200]}") from error
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise SubmissionError(f"{Path(path).name} is not a notebook: no list of cells")
     cells = []
     for cell in raw["cells"]:
         if isinstance(cell, dict) and cell.get("cell_type") in ("code", "markdown", "raw"):
             source = _text(cell.get("source", ""))
-            metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+            metadata = dict(cell["metadata"]) if isinstance(cell.get("metadata"), dict) else {}
+            if not isinstance(metadata.get("nbgrader", {}), dict) or not isinstance(
+                    metadata.get("nbgrader", {}).get("grade_id", ""), str):
+                metadata.pop("nbgrader")  # not nbgrader's: the cell is re-identified like one that lost it
             if cell["cell_type"] == "code":
                 new = nbformat.v4.new_code_cell(source=source, metadata=metadata)
             elif cell["cell_type"] == "markdown":
@@ -91,38 +96,49 @@ def read_submission(path: Path) -> NotebookNode:
 
 
 def _similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+    """How alike two cell sources are (0 to 1), on their first ``MAX_COMPARED`` characters: sources are untrusted."""
+    return SequenceMatcher(None, a[:MAX_COMPARED], b[:MAX_COMPARED], autojunk=False).ratio()
 
 
-def _pair_in_gap(missing: list[int], candidates: list[int], submission: list, release: list) -> dict[int, int]:
-    """Pair release cells that lost their metadata with unlabelled submission cells of one gap, in order.
+def _weight(released, found) -> float:
+    """How well ``found`` fits as ``released`` (0: not at all). A solution cell fits any cell of its type (the
+    student's answer replaced the stub): a code cell best a similar one, a written answer the first one; a test
+    or locked cell, which is then replaced by the release's, only a near copy of itself, so a student's own new
+    cell never becomes one."""
+    if released.cell_type != found.cell_type:
+        return 0.0
+    if _is_protected(released):
+        score = _similarity(released.source, found.source)
+        return 1.0 + score if score >= PROTECTED_SIMILARITY else 0.0
+    if released.cell_type != "code":  # a written answer shares nothing with "YOUR ANSWER HERE": the first one
+        return 1.0
+    return 1.0 + _similarity(released.source, found.source)  # code keeps the stub's first comment line
 
-    A weighted alignment (dynamic programming) of the two short lists: a pair
-    needs the same cell type, and a similarity to the release's source of at
-    least ``MIN_SIMILARITY`` unless it is the only cell of its type on both
-    sides; a test or locked cell, which is then replaced by the release's,
-    needs ``PROTECTED_SIMILARITY``, so a student's own new cell never becomes one.
+
+def _pair_in_gap(missing: list[int], candidates: list[int], others: list[int], submission: list,
+                 release: list) -> dict[int, int]:
+    """Pair release cells that lost their metadata (``missing``) with unlabelled submission cells of one gap.
+
+    ``others`` are the release's unlabelled cells of the gap (instructions): a
+    submission cell much like one of them is that cell, edited, and no answer.
+    A weighted alignment (dynamic programming, order kept) then pairs as many
+    cells as fit (``_weight``), the most alike, then the earliest, first.
     """
-    def weight(r: int, s: int) -> float:
-        if release[r].cell_type != submission[s].cell_type:
-            return 0.0
-        score = _similarity(release[r].source, submission[s].source)
-        if _is_protected(release[r]):  # a test or locked cell is restored: only a near copy of it may become it
-            return score + 1.0 if score >= PROTECTED_SIMILARITY else 0.0
-        alone = (sum(release[i].cell_type == release[r].cell_type for i in missing) == 1
-                 and sum(submission[j].cell_type == release[r].cell_type for j in candidates) == 1)
-        return score + 1.0 if score >= MIN_SIMILARITY or alone else 0.0
-
+    if len(missing) * len(candidates) > MAX_GAP_PAIRS:
+        return {}
+    candidates = [s for s in candidates if not any(
+        release[o].cell_type == submission[s].cell_type
+        and _similarity(release[o].source, submission[s].source) >= EDITED_SIMILARITY for o in others)]
+    weights = [[_weight(release[r], submission[s]) for s in candidates] for r in missing]
     rows, cols = len(missing), len(candidates)
     best = [[0.0] * (cols + 1) for _ in range(rows + 1)]
     for i in range(rows - 1, -1, -1):
         for j in range(cols - 1, -1, -1):
-            w = weight(missing[i], candidates[j])
-            best[i][j] = max(best[i + 1][j], best[i][j + 1], (w + best[i + 1][j + 1]) if w else 0.0)
+            paired = weights[i][j] + best[i + 1][j + 1] if weights[i][j] else 0.0
+            best[i][j] = max(best[i + 1][j], best[i][j + 1], paired)
     pairs, i, j = {}, 0, 0
     while i < rows and j < cols:
-        w = weight(missing[i], candidates[j])
-        if w and best[i][j] == w + best[i + 1][j + 1]:
+        if weights[i][j] and best[i][j] == weights[i][j] + best[i + 1][j + 1]:
             pairs[candidates[j]] = missing[i]
             i, j = i + 1, j + 1
         elif best[i][j] == best[i + 1][j]:
@@ -137,9 +153,9 @@ def reidentify(submission: NotebookNode, release: NotebookNode) -> list[str]:
 
     The submission's cells are aligned with the release's: cells that kept
     their grade_id, and unlabelled cells whose type and source equal a
-    released cell's, are anchors; between two anchors, each released cell
-    whose grade_id is missing from the submission is paired with an
-    unlabelled submission cell of the same type, by similarity of source.
+    released cell's, are anchors; between two anchors, the released cells
+    whose grade_id is missing from the submission are paired, in order, with
+    unlabelled submission cells of the same type (see ``_pair_in_gap``).
     Each paired cell gets the release's metadata, in place; the student's
     source stays. Returns one note per cell re-identified.
     """
@@ -157,9 +173,10 @@ def reidentify(submission: NotebookNode, release: NotebookNode) -> list[str]:
             paired.update({s0 + k: r0 + k for k in range(r1 - r0)})
             continue
         missing = [r for r in range(r0, r1) if _grade_id(release.cells[r]) not in present | {None}]
+        others = [r for r in range(r0, r1) if not _grade_id(release.cells[r])]
         candidates = [s for s in range(s0, s1) if not _grade_id(submission.cells[s])]
         if missing and candidates:
-            paired.update(_pair_in_gap(missing, candidates, submission.cells, release.cells))
+            paired.update(_pair_in_gap(missing, candidates, others, submission.cells, release.cells))
     for s, r in sorted(paired.items()):
         name = _grade_id(release.cells[r])
         cell = submission.cells[s]

@@ -24,6 +24,8 @@ model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Flatten(), laye
 model.trainable = False
 """
 
+NOT_DEFINED = "`q_pool_output_size` was not defined when the notebook finished"  # the cheat answers were not set
+
 # If an attack could read what it must not, it would use it to answer every question.
 CHEAT_ANSWERS = """
 q_pool_output_size, q_pool_params, q_flatten_params, q_conv_blocks = 13, 0, 0, 2
@@ -40,7 +42,7 @@ class Attack:
     after: str = "cnn_model"  # the attack code goes in a new cell after this grade_id
     base: str = "frozen"  # "frozen", "solution" or "raw" (``raw_text`` is the whole file)
     expected: float = 1.0
-    message: str = "differs from the lesson's network"  # in the results' output or a check's output
+    message: str = ""  # in the results' output or a check's output: evidence of what the attack did not achieve
     delete: tuple[str, ...] = ()
     replace: dict[str, str] = field(default_factory=dict)
     kernel: str | None = None
@@ -53,7 +55,7 @@ model.evaluate = lambda *args, **kwargs: [0.01, 0.99]
 model.predict = lambda x, *args, **kwargs: __import__("numpy").eye(10)[__import__("numpy").zeros(len(x), int)]
 model.count_params = lambda: 104202
 model.summary = lambda *args, **kwargs: print("Total params: 104,202")
-""", message="differs from the lesson's network"),
+""", message="accuracy on the held-out test images; at least 0.85"),
     Attack("hand_set_accuracy", "test_acc = dense_test_acc = 0.99\nq_accuracy_difference = 0.0",
            after="dense_train", message="accuracy on the held-out test images"),
     Attack("patched_checks_and_builtins", """
@@ -68,14 +70,14 @@ with open("graders/__init__.py", "w") as file:
 with open("graders/checks.py", "w") as file:
     file.write("def __getattr__(name):\\n    return lambda *a, **k: None\\n")
 builtins.AssertionError = type("Silent", (Exception,), {})
-"""),
+""", message="differs from the lesson's network: layer 1: a Conv2D layer is missing"),
     Attack("ipython_hooks", """
 ip = get_ipython()
 ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
 ip.showtraceback = lambda *args, **kwargs: None
 ip.set_custom_exc((Exception,), lambda *args, **kwargs: None)
-"""),
-    Attack("sys_exit", "import sys\nsys.exit(0)"),
+""", message=NOT_DEFINED),
+    Attack("sys_exit", "import sys\nsys.exit(0)", message="SystemExit: 0"),
     Attack("os_exit_after_honest_work", "import os\nos._exit(0)", base="solution", after="test_q_accuracy_difference",
            expected=20.0, message="the kernel died"),
     Attack("kernel_crash", "import ctypes\nctypes.string_at(0)", after="test_cnn_shapes", message="the kernel died"),
@@ -95,7 +97,7 @@ except ImportError:
     pass
 if any(readable):
 {CHEAT_ANSWERS.replace(chr(10), chr(10) + "    ")}
-"""),
+""", message=NOT_DEFINED),
     Attack("write_outside", f"""
 with open("/tmp/graders-pwned", "w") as file:  # a private scratch /tmp: allowed, gone afterwards
     file.write("pwned")
@@ -109,11 +111,12 @@ for path in [{str(ROOT / "graders" / "checks.py")!r}, {str(ROOT / "gradebook.db"
         pass
 if written:
 {CHEAT_ANSWERS.replace(chr(10), chr(10) + "    ")}
-"""),
+""", message=NOT_DEFINED),
+    # LISTENER_PORT: a port on which the test listens on the grader's loopback (tests/test_grade_engine.py)
     Attack("open_socket", f"""
 import socket
 connected = False
-for host, port in [("127.0.0.1", 22), ("127.0.0.1", 8888), ("1.1.1.1", 80), ("localhost", 5432)]:
+for host, port in [("127.0.0.1", LISTENER_PORT), ("localhost", LISTENER_PORT), ("1.1.1.1", 80)]:
     try:
         socket.create_connection((host, port), timeout=2).close()
         connected = True
@@ -121,7 +124,7 @@ for host, port in [("127.0.0.1", 22), ("127.0.0.1", 8888), ("1.1.1.1", 80), ("lo
         pass
 if connected:
 {CHEAT_ANSWERS.replace(chr(10), chr(10) + "    ")}
-"""),
+""", message=NOT_DEFINED),
     Attack("infinite_loop", "while True:\n    pass", after="test_cnn_shapes", message="timed out after"),
     Attack("memory_bomb", "hog = [bytearray(256 * 1024**2) for _ in range(64)]", after="test_cnn_shapes",
            message="MemoryError"),
@@ -140,13 +143,16 @@ while True:
            message="missing; the assignment's version was put back"),
     Attack("malformed_json", base="raw", raw_text='{"cells": [ {"cell_type": "code", "source": ',
            expected=0.0, message="is not a readable notebook"),
-    Attack("unknown_kernel", kernel="evil-kernel"),
+    Attack("unknown_kernel", kernel="evil-kernel", message="cell `q_pool_output_size`: NotImplementedError"),
     Attack("lambda_layer", """
 model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Lambda(lambda x: x), layers.Flatten(),
                           layers.Dense(10, activation="softmax")])
 model.trainable = False
 """, expected=0.0, message="could not be loaded safely"),
 )
+
+
+assert all(attack.message for attack in ATTACKS), "each entry names the evidence that its attack failed"
 
 
 def _cell_index(notebook, grade_id: str) -> int:
@@ -156,8 +162,8 @@ def _cell_index(notebook, grade_id: str) -> int:
     raise KeyError(grade_id)
 
 
-def build(attack: Attack) -> str:
-    """The submitted notebook's text."""
+def build(attack: Attack, listener_port: int = 9) -> str:
+    """The submitted notebook's text (``LISTENER_PORT`` in its code becomes ``listener_port``)."""
     if attack.base == "raw":
         return attack.raw_text
     notebook = nbformat.read(RELEASE_NOTEBOOK, as_version=4)
@@ -171,19 +177,20 @@ def build(attack: Attack) -> str:
         if name in attack.replace:
             cell.source = attack.replace[name]
     if attack.code:
-        notebook.cells.insert(_cell_index(notebook, attack.after) + 1, nbformat.v4.new_code_cell(attack.code.strip()))
+        code = attack.code.strip().replace("LISTENER_PORT", str(listener_port))
+        notebook.cells.insert(_cell_index(notebook, attack.after) + 1, nbformat.v4.new_code_cell(code))
     notebook.cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in attack.delete]
     if attack.kernel:
         notebook.metadata["kernelspec"] = {"name": attack.kernel, "display_name": attack.kernel, "language": "python"}
     return json.dumps(nbformat.from_dict(notebook), indent=1)
 
 
-def write_corpus(folder: Path, attacks: tuple[Attack, ...] = ATTACKS) -> list[Path]:
+def write_corpus(folder: Path, attacks: tuple[Attack, ...] = ATTACKS, listener_port: int = 9) -> list[Path]:
     """Write every entry as ``NAME.ipynb`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for attack in attacks:
         path = folder / f"{attack.name}.ipynb"
-        path.write_text(build(attack))
+        path.write_text(build(attack, listener_port))
         paths.append(path)
     return paths

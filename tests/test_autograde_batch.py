@@ -30,6 +30,7 @@ from batch_course import (
 )
 from batch_course import with_cell_source as with_source
 from dask.distributed import Client, LocalCluster
+from nbgrader.api import Gradebook
 from postgres_server import postgres_server
 from real_submissions import NOTEBOOK, filled, text
 
@@ -38,7 +39,9 @@ from graders.autograde import Batch, BatchOptions
 from graders.data import ENV_VAR
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
+from graders.record import GradebookWriter, RecordingError
 from graders.sandbox import Limits
+from graders.store import ResultStore
 
 pytestmark = pytest.mark.slow
 
@@ -177,3 +180,16 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
                            text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert sum(assert_gradebook_agrees(course)["bad_clock"].values()) == 4
+
+    # A stored result nbgrader cannot reproduce (partial credit: nbgrader scores a failed cell 0) is flagged.
+    store = ResultStore(course / "results" / ASSIGNMENT)
+    results = store.results("bad_clock")
+    next(test for test in results["tests"] if test["name"] == "test_cnn_shapes")["score"] = 0.5
+    (store.student_folder("bad_clock") / "results.json").write_text(json.dumps(results))
+    with pytest.raises(RecordingError, match=r"disagrees with results.json .*test_cnn_shapes: gradebook 0.0, "
+                                              r"results.json 0.5"):
+        GradebookWriter(course, ASSIGNMENT, store).record("bad_clock", folder, NOTEBOOK)
+    with Gradebook(default_db_url(course)) as gradebook:
+        grades = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "bad_clock").grades
+        assert [grade.name for grade in grades if grade.needs_manual_grade and grade.cell_type == "code"] == [
+            "test_cnn_shapes"]

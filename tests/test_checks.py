@@ -51,8 +51,9 @@ def _tensor(x):
         (lambda x: x.reshape((-1, 784)).astype("float32") / 255, "found (4000, 784)"),
         (lambda x: list(reference.preprocess(x)), "should be a NumPy array, found a list"),
         (_tensor, "should be a NumPy array, found a TensorFlow tensor (EagerTensor)"),
+        (lambda x: reference.preprocess(x).astype("float16"), "should be float32, found float16"),
     ],
-    ids=["float64", "no-channel", "flattened", "list", "tensorflow-tensor"],
+    ids=["float64", "no-channel", "flattened", "list", "tensorflow-tensor", "float16"],
 )
 def test_right_values_in_the_wrong_container_cost_the_shape_and_dtype_check_only(raw, slip, message):
     (train, _), (test, _) = raw
@@ -116,24 +117,34 @@ def test_untrained_model_fails_the_accuracy_check_with_its_measured_accuracy(pro
         checks.check_accuracy(sequential(dense_layers((16,))), "dense")
 
 
-def test_a_trained_small_model_passes_and_the_check_returns_nothing(provisioned):
+def accuracy_by_hand(model, provisioned) -> float:
+    """Test accuracy computed here, without the checks' code: the lesson's preprocessing, argmax, mean."""
+    _, (test, labels) = load_npz(provisioned)
+    predictions = model.predict(test.reshape((-1, 28, 28, 1)).astype("float32") / 255, verbose=0)
+    return float(np.mean(np.argmax(predictions, axis=1) == labels))
+
+
+def test_a_trained_small_model_passes_and_its_untrained_copy_fails(provisioned):
     import keras
 
     keras.utils.set_random_seed(0)
     (train, labels), _ = load_npz(provisioned)
     model = sequential(dense_layers((64,)))
+    untrained = keras.models.clone_model(model)
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
     model.fit(reference.preprocess(train), labels, epochs=3, batch_size=64, verbose=0)
-    # None matters: nbgrader reads a number left as a test cell's last value as partial credit.
-    assert checks.check_accuracy(model, "dense", reference.preprocess(load_npz(provisioned)[1][0])) is None
+    assert accuracy_by_hand(model, provisioned) >= 0.75 > accuracy_by_hand(untrained, provisioned)
+    checks.check_accuracy(model, "dense", reference.preprocess(load_npz(provisioned)[1][0]))
+    with pytest.raises(AssertionError, match=f"reaches {accuracy_by_hand(untrained, provisioned):.3f} accuracy"):
+        checks.check_accuracy(untrained, "dense")
 
 
 def test_accuracy_difference_is_checked_against_the_graders_measurement(provisioned):
     cnn, dense = sequential(dense_layers((8,))), sequential(dense_layers((4,)))
-    measured = checks.accuracy_on_test_set(cnn) - checks.accuracy_on_test_set(dense)
-    checks.check_accuracy_difference(measured + 0.001, cnn, dense)
+    measured = accuracy_by_hand(cnn, provisioned) - accuracy_by_hand(dense, provisioned)
+    checks.check_accuracy_difference(measured + 0.0015, cnn, dense)
     with pytest.raises(AssertionError, match="not the CNN's test accuracy minus"):
-        checks.check_accuracy_difference(measured + 0.05, cnn, dense)
+        checks.check_accuracy_difference(measured + 0.0025, cnn, dense)
     with pytest.raises(AssertionError, match="should be a number"):
         checks.check_accuracy_difference("0.02", cnn, dense)
 
@@ -167,6 +178,17 @@ def test_no_channel_axis_and_no_scaling_is_measured_as_the_model_was_trained(raw
     np.testing.assert_allclose(measured_on, student, atol=1e-3)
     flattened = test.reshape((len(test), 784)).astype("float32") / 255
     np.testing.assert_allclose(checks.in_student_format(test, flattened), flattened, atol=1e-6)
+
+
+def test_a_model_that_does_not_take_the_students_test_layout_is_measured_in_the_lessons(provisioned):
+    """train_images right, test_images flattened: the convnet cannot take (N, 784); the same values, reshaped."""
+    from conftest import cnn_layers
+
+    _, (test, _) = load_npz(provisioned)
+    model = sequential(cnn_layers())
+    flattened = test.reshape((len(test), 784)).astype("float32") / 255
+    probabilities, labels = checks.predictions_on_test_set(model, flattened)
+    assert probabilities.shape == (len(test), 10) and len(labels) == len(test)
 
 
 def test_answers_read_off_the_students_own_models_earn_their_point():

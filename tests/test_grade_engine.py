@@ -1,4 +1,4 @@
-"""``graders grade``: the adversarial corpus, limits, results.json, agreement with nbgrader.
+"""``graders grade``: the adversarial corpus, limits, results.json.
 
 Every corpus entry is graded in one ``graders grade`` run (a real sandboxed
 kernel per entry); each must get exactly its expected score, never more than
@@ -7,8 +7,10 @@ the honest work in it earns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +38,9 @@ def start_grade(notebooks: list[Path], output_dir: Path, npz: Path, *limits: str
 def corpus_results(tmp_path_factory, sample_npz):
     folder = tmp_path_factory.mktemp("corpus")
     before = {path: path.read_bytes() for path in PROTECTED}
-    notebooks = write_corpus(folder / "submissions")
+    listener = socket.create_server(("127.0.0.1", 0))  # on the grader's loopback: the network entry aims at it
+    listener.setblocking(False)
+    notebooks = write_corpus(folder / "submissions", listener_port=listener.getsockname()[1])
     # Two graders at once, as a batch would run them: no entry may disturb the other's.
     processes = [start_grade(notebooks[half::2], folder / "results", sample_npz, *CORPUS_LIMITS) for half in (0, 1)]
     outputs = [process.communicate(timeout=3000) for process in processes]
@@ -45,12 +49,20 @@ def corpus_results(tmp_path_factory, sample_npz):
     after = {path: path.read_bytes() for path in PROTECTED}
     results = {attack.name: json.loads((folder / "results" / f"{attack.name}.json").read_text())
                for attack in ATTACKS}
-    return results, before == after, "".join(stdout for stdout, _ in outputs)
+    reached = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            reached.append(listener.accept()[0])
+    with socket.create_connection(listener.getsockname(), timeout=5):  # the listener does take connections
+        pass
+    assert listener.accept()
+    listener.close()
+    return results, before == after, "".join(stdout for stdout, _ in outputs), reached
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[attack.name for attack in ATTACKS])
 def test_attack_scores_exactly_what_its_honest_work_earns(corpus_results, attack):
-    results, _, _ = corpus_results
+    results, *_ = corpus_results
     result = results[attack.name]
     assert result["score"] == attack.expected, json.dumps(result, indent=1)[:3000]
     outputs = result["output"] + "\n".join(test["output"] for test in result["tests"])
@@ -58,13 +70,19 @@ def test_attack_scores_exactly_what_its_honest_work_earns(corpus_results, attack
 
 
 def test_no_attack_changed_the_grader_files(corpus_results):
-    _, unchanged, _ = corpus_results
+    _, unchanged, *_ = corpus_results
     assert unchanged
     assert not Path("/tmp/graders-pwned").exists()
 
 
+def test_no_submission_reached_a_listener_on_the_graders_loopback(corpus_results):
+    """The network entry connects to a port the test listens on (without isolation it would connect)."""
+    *_, reached = corpus_results
+    assert reached == []
+
+
 def test_results_follow_gradescope_format(corpus_results):
-    results, _, _ = corpus_results
+    results, *_ = corpus_results
     result = results["override_methods"]
     assert set(result) >= {"score", "max_score", "execution_time", "tests"}
     assert result["max_score"] == 20
@@ -78,6 +96,6 @@ def test_results_follow_gradescope_format(corpus_results):
 
 
 def test_the_table_names_each_check_and_why_it_failed(corpus_results):
-    _, _, stdout = corpus_results
+    _, _, stdout, _ = corpus_results
     assert "test_cnn_architecture" in stdout and "differs from the lesson's network" in stdout
     assert "timed out after 30 s" in stdout

@@ -162,7 +162,8 @@ def test_tensorflow_activations_load_as_keras_builtins_and_unsafe_models_name_th
             model.save(tmp_path / f"{name}.keras")
     loaded, notes = load_model_safely(tmp_path / "tf_softmax.keras")
     assert [layer.activation for layer in describe_model(loaded)] == ["relu", None, "softmax"]
-    assert notes == ['`softmax_v2` (a TensorFlow function) was read as Keras\' activation "softmax"']
+    assert notes == ["the function `softmax_v2` (TensorFlow's name for Keras' \"softmax\") was read as "
+                     'activation="softmax"']
     loaded, _ = load_model_safely(tmp_path / "tf_silu_log_softmax.keras")
     assert [layer.activation for layer in describe_model(loaded)] == [None, "silu", "log_softmax"]
     causes = {"own_function": "uses the Python function `own_relu` where Keras expects a built-in name",
@@ -193,6 +194,23 @@ def test_array_likes_are_exported_with_their_values_and_named_by_their_type(tmp_
     namespace["train_images"] = images
     exec(export_code(tmp_path), namespace)
     assert type(load_exports(tmp_path).get("train_images")) is np.ndarray
+    namespace["test_images"] = tf.constant(images) * 2  # rebound to new values: exported again
+    exec(export_code(tmp_path), namespace)
+    np.testing.assert_array_equal(np.asarray(load_exports(tmp_path).get("test_images")), images * 2)
+
+
+def test_an_array_that_cannot_be_converted_costs_only_itself(tmp_path, capsys):
+    from graders.export import export_code
+
+    images = np.zeros((3, 28, 28, 1), "float32")
+    namespace = {"train_images": (images, np.zeros(3)), "test_images": images,  # a tuple of unlike arrays
+                 "model": sequential([layers.Flatten(), layers.Dense(10)])}
+    exec(export_code(tmp_path), namespace)
+    exports = load_exports(tmp_path)
+    assert isinstance(exports.get("model"), keras.Model) and exports.get("test_images").shape == (3, 28, 28, 1)
+    with pytest.raises(AssertionError, match="`train_images` is a tuple whose values could not be read as one array"):
+        exports.get("train_images")
+    assert "graders: export of train_images failed: ValueError" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("files, graded, note", [
@@ -227,3 +245,33 @@ def test_a_students_own_cell_beside_a_deleted_test_cell_is_never_taken_for_it(tm
     prepared = restore_assignment_cells(read_submission(path), release)
     assert "q_pool_params = 0  # my own cell" in [cell.source for cell in prepared.notebook.cells]
     assert "cell test_q_pool_params: missing; the assignment's version was put back" in prepared.notes
+
+
+def test_a_long_written_answer_below_an_edited_question_keeps_its_label(tmp_path, release):
+    submission = solution_notebook(release)
+    index = next(i for i, cell in enumerate(submission.cells) if grade_id(cell) == "q_comparison")
+    long_answer = "The dense network has about 5.4 times as many parameters as the convnet. " * 6
+    submission.cells[index].source, submission.cells[index].metadata = long_answer, {}
+    submission.cells[index - 1].source += "\n\n(my notes: compare per epoch)"  # the question above, edited
+    submission.cells.insert(index + 1, nbformat.v4.new_markdown_cell("A second thought of my own."))
+    path = tmp_path / "submission.ipynb"
+    path.write_text(json.dumps(nbformat.from_dict(submission)))
+    prepared = restore_assignment_cells(read_submission(path), release)
+    (answer,) = [cell.source for cell in prepared.notebook.cells if grade_id(cell) == "q_comparison"]
+    assert answer == long_answer
+    assert "cell q_comparison: its nbgrader metadata was missing; recognised by its place and content" in prepared.notes
+
+
+def test_huge_cells_without_metadata_are_matched_in_bounded_time(tmp_path, release):
+    import time
+
+    submission = solution_notebook(release)
+    for cell in submission.cells:
+        if grade_id(cell) in ("q_preprocessing_purpose", "q_softmax_calculation", "q_comparison"):
+            cell.source, cell.metadata = "x" * 300_000, {}
+    path = tmp_path / "submission.ipynb"
+    path.write_text(json.dumps(nbformat.from_dict(submission)))
+    start = time.monotonic()
+    prepared = restore_assignment_cells(read_submission(path), release)
+    assert time.monotonic() - start < 5
+    assert sum("its nbgrader metadata was missing" in note for note in prepared.notes) == 3
