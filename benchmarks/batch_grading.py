@@ -99,6 +99,9 @@ def main() -> None:
         copy = folder / "one" / f"{ASSIGNMENT}.ipynb"
         copy.parent.mkdir()
         shutil.copy2(notebook, copy)
+        for supporting in (course / "release" / ASSIGNMENT).iterdir():  # selfcheck.py: the visible checks import it
+            if supporting.is_file() and supporting.suffix != ".ipynb":
+                shutil.copy2(supporting, copy.parent)
 
         overhead = {"graders_grade": [], "bare_nbclient": []}
         batch = {"graders_autograde": [], "nbgrader_autograde": []}

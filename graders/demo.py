@@ -20,7 +20,7 @@ from graders.data import ENV_VAR, write_sample_npz
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url, with_scripts_on_path
 from graders.results import make_console
-from graders.samples import SAMPLES, expected_scores, write_submissions
+from graders.samples import SAMPLES, Sample, expected_scores, write_submissions
 
 
 def nbgrader(course: Path, *args: str) -> None:
@@ -40,16 +40,21 @@ def ensure_data(course: Path, console: Console) -> None:
         console.print(f"data: wrote the 5,000-digit sample to {path.relative_to(course)}")
 
 
-def run_demo(course: Path) -> int:
-    """Release, build and autograde the sample submissions; 0 when every score is as expected."""
-    console = make_console()
+def run_demo(course: Path, samples: tuple[Sample, ...] = SAMPLES, console: Console | None = None) -> int:
+    """Release, build and autograde the sample submissions into the course's gradebook.
+
+    Returns 0 when every sample's per-check scores in the gradebook are the
+    ones it should get and the batch recorded every submission, else 1.
+    """
+    console = console or make_console()
     course = course.resolve()
     ensure_data(course, console)
     console.rule("nbgrader generate_assignment")
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    write_submissions(course)
-    console.rule(f"graders autograde ({len(SAMPLES)} submissions)")
-    Batch(course, ASSIGNMENT, BatchOptions(), console).run()
+    write_submissions(course, samples)
+    console.rule(f"graders autograde ({len(samples)} submissions)")
+    outcomes = Batch(course, ASSIGNMENT, BatchOptions(), console).run()
+    unrecorded = [outcome.student for outcome in outcomes if outcome.status == "failed"]
 
     release_nb = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     scores = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)
@@ -58,7 +63,7 @@ def run_demo(course: Path) -> int:
         table.add_column(column, justify="right" if column in ("score", "expected") else "left")
     tests = autograded_tests(release_nb)
     mismatches = 0
-    for sample in SAMPLES:
+    for sample in samples:
         expected = expected_scores(sample, release_nb)
         got = scores.get(sample.student, {})
         failed = sorted(name for name, points in tests.items() if got.get(name, 0.0) < points)
@@ -69,4 +74,6 @@ def run_demo(course: Path) -> int:
     console.print(table)
     console.print("all scores as expected" if not mismatches else f"[bold red]{mismatches} submission(s) "
                   "scored differently from what they should[/]")
-    return 0 if not mismatches else 1
+    if unrecorded:
+        console.print(f"[bold red]not graded or not recorded: {', '.join(unrecorded)}[/]")
+    return 0 if not mismatches and not unrecorded else 1

@@ -36,12 +36,13 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("solution", "the instructor's solution"),
     Sample("untouched", "the release as handed out, nothing filled in", untouched=True),
     Sample(
-        "no_scaling",
-        "preprocessing without the division by 255",
-        edits={"preprocess": ((" / 255", ""),)},
-        # The accuracy checks measure the model in the input format it was trained
-        # on (checks.in_student_format), so the mistake costs the preprocessing points only.
-        fails=frozenset({"test_preprocess_values"}),
+        "raw_pixels",
+        "preprocessing without the channel axis and without the division by 255 (float32 only)",
+        edits={"preprocess": ((" / 255", ""),) + tuple(
+            (f"{name}.reshape((len({name}), 28, 28, 1))", name) for name in ("train_images", "test_images"))},
+        # Keras adds the missing axis while training; the accuracy checks measure the model in the input format
+        # it was trained on (checks.in_student_format), so the mistakes cost the preprocessing points only.
+        fails=frozenset({"test_preprocess_shapes", "test_preprocess_values"}),
     ),
     Sample(
         "padding_same",
@@ -58,9 +59,13 @@ SAMPLES: tuple[Sample, ...] = (
     ),
     Sample(
         "wrong_answers",
-        "two wrong answers whose test cells were deleted or replaced by `pass` (nbgrader restores them)",
+        "two wrong answers whose test cells were deleted or replaced by `pass` (nbgrader restores them); "
+        "two right ones given as NumPy integers",
         edits={"q_conv_blocks": (("q_conv_blocks = 2", "q_conv_blocks = 3"),),
-               "q_dense_activation": (('"softmax"', '"sigmoid"'),)},
+               "q_dense_activation": (('"softmax"', '"sigmoid"'),),
+               "q_pool_output_size": (("= 13", "= np.int64(13)"),),
+               "q_param_difference": (("= dense_model.count_params() - model.count_params()",
+                                       "= np.int64(dense_model.count_params()) - model.count_params()"),)},
         tamper={"test_q_conv_blocks": None, "test_q_dense_activation": "pass"},
         fails=frozenset({"test_q_conv_blocks", "test_q_dense_activation"}),
     ),
@@ -93,6 +98,22 @@ def solution_code(source_nb) -> dict[str, str]:
                 raise ValueError(f"solution cell {nbgrader['grade_id']} has no BEGIN/END SOLUTION region")
             solutions[nbgrader["grade_id"]] = match.group(1).rstrip("\n")
     return solutions
+
+
+def solution_model(source_nb, cell: str, variable: str):
+    """A new, untrained Keras model, built by the instructor notebook's solution code of ``cell``.
+
+    The code runs with ``keras`` and ``layers`` imported, as the notebook's
+    setup cell has them, and ``variable`` is the model it defines (``model``
+    for ``cnn_model``, ``dense_model`` for ``dense_model``). Raises KeyError
+    for a cell without solution code.
+    """
+    import keras
+    from keras import layers
+
+    namespace = {"keras": keras, "layers": layers}
+    exec(solution_code(source_nb)[cell], namespace)  # noqa: S102 (the course's own solution)
+    return namespace[variable]
 
 
 def expected_scores(sample: Sample, release_nb) -> dict[str, float]:

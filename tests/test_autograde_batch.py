@@ -7,6 +7,7 @@ so each test is about the batch, not about training.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import signal
@@ -161,7 +162,11 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
     source_nb = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     work = {NOTEBOOK: text(filled(source_nb, release)).encode()}  # preprocessing and a frozen model: 4 points
-    submit_files(course, "on_time", work)
+    with open(course / "nbgrader_config.py", "a") as config:  # nbgrader's late penalty: a late submission scores 0
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    with Gradebook(default_db_url(course)) as gradebook:
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate="2026-11-19 00:00:00 UTC")  # TIMESTAMP is late
+    (submit_files(course, "on_time", work) / "timestamp.txt").write_text("2026-11-18 09:00:00 UTC")
     folder = submit_files(course, "bad_clock", work)
     (folder / "timestamp.txt").write_text("yesterday after lunch")  # nbgrader refuses to record it
     process = subprocess.run(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
@@ -179,7 +184,11 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
     again = subprocess.run(autograde_command(course), env=batch_environment(sample_npz), capture_output=True,
                            text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert sum(assert_gradebook_agrees(course)["bad_clock"].values()) == 4
+    assert sum(assert_gradebook_agrees(course)["bad_clock"].values()) == 4  # autograded points, before the penalty
+    with open(course / "results" / ASSIGNMENT / "grades.csv") as stream:
+        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    assert (rows["bad_clock"]["score"], rows["bad_clock"]["late_penalty"]) == ("4", "4")  # a day late: all of it
+    assert (rows["on_time"]["score"], rows["on_time"]["late_penalty"]) == ("4", "0")
 
     # A stored result nbgrader cannot reproduce (partial credit: nbgrader scores a failed cell 0) is flagged.
     store = ResultStore(course / "results" / ASSIGNMENT)

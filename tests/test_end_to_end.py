@@ -87,7 +87,7 @@ def test_solution_earns_every_autograded_point_and_the_release_none(scores, rele
 
 def test_partly_wrong_submissions_earn_partial_scores(scores):
     totals = {student: sum(cells.values()) for student, cells in scores.items()}
-    assert totals["no_scaling"] == 18
+    assert totals["raw_pixels"] == 17  # shapes and values lost; accuracy measured on the pixels it trained on
     assert totals["padding_same"] == 17  # q_param_difference read off their own models earns its point
     assert totals["narrow_dense"] == 18
     assert totals["wrong_answers"] == 18
@@ -204,7 +204,7 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     with open(results / "grades.csv") as stream:
         rows = {row["student"]: row for row in csv.DictReader(stream)}
     assert set(rows) == {sample.student for sample in SAMPLES} | set(BROKEN) | {r.student for r in REAL_SUBMISSIONS}
-    assert rows["padding_same"]["test_cnn_architecture"] == "0" and rows["no_scaling"]["score"] == "18"
+    assert rows["padding_same"]["test_cnn_architecture"] == "0" and rows["raw_pixels"]["score"] == "17"
     assert rows["padding_same"]["q_comparison"] == "0"  # left as released: nbgrader's "No response."
     assert rows["kernel_exits"]["q_comparison"] == "" and rows["kernel_exits"]["needs_manual_grade"] == "true"
     assert (results / "report.html").read_text().count("data:image/png") == 3
@@ -220,7 +220,7 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     nbgrader(batch_course, "export", "--to", str(batch_course / "export.csv"))
     with open(batch_course / "export.csv") as stream:
         exported = {row["student_id"]: row for row in csv.DictReader(stream)}
-    assert float(exported["no_scaling"]["raw_score"]) == 18 and float(exported["kernel_exits"]["raw_score"]) == 3
+    assert float(exported["raw_pixels"]["raw_score"]) == 17 and float(exported["kernel_exits"]["raw_score"]) == 3
 
 
 def test_rerun_grades_nothing_unchanged_and_regrades_what_changed(batch, sample_npz):

@@ -11,6 +11,8 @@ from graders.demo import nbgrader
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
 
+pytestmark = pytest.mark.slow  # a real kernel runs the notebook
+
 
 def graded_cell(grade_id: str, source: str) -> nbformat.NotebookNode:
     cell = new_code_cell(source)
