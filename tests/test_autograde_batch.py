@@ -202,3 +202,32 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
         grades = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "bad_clock").grades
         assert [grade.name for grade in grades if grade.needs_manual_grade and grade.cell_type == "code"] == [
             "test_cnn_shapes"]
+
+
+def test_a_task_that_raises_is_retried_once_then_listed_as_failed(tmp_path, sample_npz, monkeypatch, capsys):
+    import graders.grade
+    from graders.autograde import autograde_command as run_batch
+
+    monkeypatch.setenv(ENV_VAR, str(sample_npz))
+    monkeypatch.delenv("GRADERS_DB_URL", raising=False)
+    course = released_course(tmp_path / "course")
+    submit(course, "alice", sample_notebook(course, "untouched"))
+    real, calls = graders.grade.grade, []
+
+    def failing_first(*args, **kwargs):  # a passing fault of the worker, on the first attempt of each run
+        calls.append(args[0])
+        if len(calls) in (1, 3, 4):
+            raise RuntimeError("a passing fault of the worker")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(graders.grade, "grade", failing_first)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        options = BatchOptions(scheduler=cluster.scheduler_address, limits=Limits(cell_seconds=120))
+        assert run_batch(course, ASSIGNMENT, options) == 0  # failed once, retried once, graded
+        assert len(calls) == 2 and states(course)["alice"]["recorded"]
+        options.force = True
+        capsys.readouterr()
+        assert run_batch(course, ASSIGNMENT, options) == 1  # failed twice: listed, exit 1
+        assert len(calls) == 4
+        assert "alice: failed - RuntimeError: a passing fault of the worker" in capsys.readouterr().out
+    assert sum(assert_gradebook_agrees(course)["alice"].values()) == 0
