@@ -65,9 +65,11 @@ def _tolerance(found) -> float:
     the dtype is ``check_shape_and_dtype``'s to judge."""
     try:
         dtype = np.asarray(found[:1] if isinstance(found, (list, tuple)) else found).dtype
-        return max(1e-6, float(np.finfo(dtype).eps)) if dtype.kind == "f" else 1e-6
     except (TypeError, ValueError):
-        return 1e-2 if getattr(getattr(found, "dtype", None), "itemsize", 8) <= 2 else 1e-6  # e.g. bfloat16
+        return 1e-6
+    if dtype.kind == "f":
+        return max(1e-6, float(np.finfo(dtype).eps))
+    return 1e-2 if dtype.kind == "V" and dtype.itemsize <= 2 else 1e-6  # bfloat16 (ml_dtypes): NumPy has no finfo
 
 
 def check_preprocessed(name: str, found, raw_images: np.ndarray) -> None:

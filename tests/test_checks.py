@@ -43,6 +43,12 @@ def _tensor(x):
     return tf.constant(reference.preprocess(x))
 
 
+def _bfloat16_tensor(x):
+    import tensorflow as tf
+
+    return tf.cast(_tensor(x), tf.bfloat16)
+
+
 @pytest.mark.parametrize(
     "slip, message",
     [
@@ -52,8 +58,9 @@ def _tensor(x):
         (lambda x: list(reference.preprocess(x)), "should be a NumPy array, found a list"),
         (_tensor, "should be a NumPy array, found a TensorFlow tensor (EagerTensor)"),
         (lambda x: reference.preprocess(x).astype("float16"), "should be float32, found float16"),
+        (_bfloat16_tensor, "should be a NumPy array, found a TensorFlow tensor (EagerTensor)"),
     ],
-    ids=["float64", "no-channel", "flattened", "list", "tensorflow-tensor", "float16"],
+    ids=["float64", "no-channel", "flattened", "list", "tensorflow-tensor", "float16", "bfloat16-tensor"],
 )
 def test_right_values_in_the_wrong_container_cost_the_shape_and_dtype_check_only(raw, slip, message):
     (train, _), (test, _) = raw
