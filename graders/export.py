@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graders.selfcheck import TF_ACTIVATIONS
+from graders.selfcheck import TF_ACTIVATIONS, type_in_words
 
 MODELS = ("model", "dense_model")
 ARRAYS = ("train_images", "test_images")
@@ -128,14 +128,6 @@ class ArrayLike:
     @property
     def dtype(self) -> np.dtype:
         return self.values.dtype
-
-
-def type_in_words(type_name: str) -> str:
-    """A kernel type's module-qualified name in words: "a TensorFlow tensor (EagerTensor)", "a list"."""
-    module, _, name = type_name.rpartition(".")
-    if module.startswith("tensorflow"):
-        return f"a TensorFlow tensor ({name})"
-    return f"a {name}" if module == "builtins" else f"{name} (from {module.split('.')[0]})"
 
 
 def kind_of(value) -> str:

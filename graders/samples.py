@@ -136,20 +136,34 @@ def build(sample: Sample, source_nb, release_nb):
             if old not in solutions[name]:
                 raise ValueError(f"sample {sample.student}: {old!r} is not in the solution of {name}")
             solutions[name] = solutions[name].replace(old, new)
+    submission = fill_answers(submission, solutions)
     kept = []
     for cell in submission.cells:
         name = grade_id(cell)
-        if name in solutions:
-            if CODE_STUB not in cell.source:
-                raise ValueError(f"released cell {name} has no `{CODE_STUB}` stub")
-            cell.source = cell.source.replace(CODE_STUB, solutions[name])
-        elif name in sample.tamper:
+        if name in sample.tamper:
             if sample.tamper[name] is None:
                 continue
             cell.source = sample.tamper[name]
         kept.append(cell)
     submission.cells = kept
     return submission
+
+
+def fill_answers(release_nb, code: dict[str, str]):
+    """A copy of the released notebook with the ``# YOUR CODE HERE`` stub of each cell named in ``code``
+    (by grade_id) replaced by that code.
+
+    Raises:
+        ValueError: a named cell has no stub to replace.
+    """
+    notebook = nbformat.from_dict(release_nb)
+    for cell in notebook.cells:
+        name = grade_id(cell)
+        if name in code:
+            if CODE_STUB not in cell.source:
+                raise ValueError(f"released cell {name} has no `{CODE_STUB}` stub")
+            cell.source = cell.source.replace(CODE_STUB, code[name])
+    return notebook
 
 
 def write_submissions(course: Path, samples: tuple[Sample, ...] = SAMPLES) -> list[Path]:

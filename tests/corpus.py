@@ -17,7 +17,7 @@ import nbformat
 from conftest import ROOT
 
 from graders.assignment import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
-from graders.samples import CODE_STUB, solution_code
+from graders.samples import fill_answers, solution_code
 
 FROZEN_MODEL = """
 model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Flatten(), layers.Dense(10, activation="softmax")])
@@ -166,14 +166,11 @@ def build(attack: Attack, listener_port: int = 9) -> str:
     """The submitted notebook's text (``LISTENER_PORT`` in its code becomes ``listener_port``)."""
     if attack.base == "raw":
         return attack.raw_text
-    notebook = nbformat.read(RELEASE_NOTEBOOK, as_version=4)
-    solutions = solution_code(nbformat.read(SOURCE_NOTEBOOK, as_version=4))
+    code = (solution_code(nbformat.read(SOURCE_NOTEBOOK, as_version=4)) if attack.base == "solution"
+            else {"cnn_model": FROZEN_MODEL.strip()})
+    notebook = fill_answers(nbformat.read(RELEASE_NOTEBOOK, as_version=4), code)
     for cell in notebook.cells:
         name = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if attack.base == "solution" and name in solutions:
-            cell.source = cell.source.replace(CODE_STUB, solutions[name])
-        elif attack.base == "frozen" and name == "cnn_model":
-            cell.source = cell.source.replace(CODE_STUB, FROZEN_MODEL.strip())
         if name in attack.replace:
             cell.source = attack.replace[name]
     if attack.code:

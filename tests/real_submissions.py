@@ -19,7 +19,7 @@ import nbformat
 from corpus import FROZEN_MODEL
 
 from graders.assignment import autograded_tests, grade_id
-from graders.samples import CODE_STUB, solution_code
+from graders.samples import fill_answers, solution_code
 
 NOTEBOOK = "mnist_cnn.ipynb"
 FROZEN_PASSES = frozenset({"test_preprocess_shapes", "test_preprocess_values", "test_cnn_shapes"})
@@ -32,12 +32,7 @@ def filled(source_nb, release_nb, base: str = "frozen", **code: str) -> nbformat
     solutions = solution_code(source_nb)
     if base == "frozen":
         solutions = {"preprocess": solutions["preprocess"], "cnn_model": FROZEN_MODEL.strip()}
-    solutions.update(code)
-    notebook = nbformat.from_dict(release_nb)
-    for cell in notebook.cells:
-        if grade_id(cell) in solutions:
-            cell.source = cell.source.replace(CODE_STUB, solutions[grade_id(cell)])
-    return notebook
+    return fill_answers(release_nb, {**solutions, **code})
 
 
 def text(notebook) -> str:

@@ -284,12 +284,17 @@ def check_model(model, lesson: str) -> ModelCheck:
     return result
 
 
+def type_in_words(type_name: str) -> str:
+    """A type's module-qualified name in words: "a TensorFlow tensor (EagerTensor)", "a list", "Series (from
+    pandas)". The graders name the types of a student's exported values with it too."""
+    module, _, name = type_name.rpartition(".")
+    if module.startswith("tensorflow"):
+        return f"a TensorFlow tensor ({name})"
+    return f"a {name}" if module == "builtins" else f"{name} (from {module.split('.')[0]})"
+
+
 def _kind(value) -> str:
-    """A value's type in words: "a TensorFlow tensor (EagerTensor)", "a list"."""
-    kind = type(value)
-    if kind.__module__.startswith("tensorflow"):
-        return f"a TensorFlow tensor ({kind.__name__})"
-    return f"a {kind.__name__}" if kind.__module__ == "builtins" else kind.__name__
+    return type_in_words(f"{type(value).__module__}.{type(value).__qualname__}")
 
 
 def _array_problem(name: str, images, count: int) -> str | None:
