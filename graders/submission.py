@@ -76,8 +76,9 @@ def read_submission(path: Path) -> NotebookNode:
         if isinstance(cell, dict) and cell.get("cell_type") in ("code", "markdown", "raw"):
             source = _text(cell.get("source", ""))
             metadata = dict(cell["metadata"]) if isinstance(cell.get("metadata"), dict) else {}
-            if not isinstance(metadata.get("nbgrader", {}), dict) or not isinstance(
-                    metadata.get("nbgrader", {}).get("grade_id", ""), str):
+            nbgrader = metadata.get("nbgrader")
+            if nbgrader is not None and not (isinstance(nbgrader, dict)
+                                             and isinstance(nbgrader.get("grade_id", ""), str)):
                 metadata.pop("nbgrader")  # not nbgrader's: the cell is re-identified like one that lost it
             if cell["cell_type"] == "code":
                 new = nbformat.v4.new_code_cell(source=source, metadata=metadata)

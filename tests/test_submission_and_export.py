@@ -275,3 +275,17 @@ def test_huge_cells_without_metadata_are_matched_in_bounded_time(tmp_path, relea
     prepared = restore_assignment_cells(read_submission(path), release)
     assert time.monotonic() - start < 5
     assert sum("its nbgrader metadata was missing" in note for note in prepared.notes) == 3
+
+
+@pytest.mark.parametrize("text", ["[" * 200_000, json.dumps({"cells": [
+    {"cell_type": "code", "source": "1", "metadata": {"nbgrader": "oops"}},
+    {"cell_type": "code", "source": "2", "metadata": {"nbgrader": {"grade_id": 5}}}]})],
+    ids=["deeply-nested-json", "metadata-not-nbgraders"])
+def test_a_broken_notebook_beside_another_is_graded_as_it_is_never_stops_the_batch(tmp_path, release, text):
+    from graders.locate import locate_notebook
+
+    (tmp_path / "mnist_cnn.ipynb").write_text(text)
+    nbformat.write(release, tmp_path / "mnist_cnn-Copy1.ipynb")
+    located = locate_notebook(tmp_path, "mnist_cnn.ipynb", release)  # reads it to see if it is the blank release
+    assert located.path == tmp_path / "mnist_cnn.ipynb"
+    assert located.notes == ["the submission also has mnist_cnn-Copy1.ipynb (not graded: only mnist_cnn.ipynb is)"]
