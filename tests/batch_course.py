@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -21,11 +24,27 @@ from graders.samples import SAMPLES, build
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 
 
+_RELEASED: list[Path] = []  # the course released once per test session into a sqlite gradebook, to copy
+
+
 def released_course(folder: Path) -> Path:
-    """A copy of the course with the assignment generated into its own gradebook."""
-    course = copy_course(folder)
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    return course
+    """A copy of the course with the assignment generated into its own gradebook.
+
+    With the default sqlite gradebook, ``nbgrader generate_assignment`` runs once
+    per session and each test gets a copy of that course (gradebook included);
+    with ``GRADERS_DB_URL`` set, the assignment is generated into that database.
+    """
+    if os.environ.get("GRADERS_DB_URL"):
+        course = copy_course(folder)
+        nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+        return course
+    if not _RELEASED:
+        template = Path(tempfile.mkdtemp(prefix="graders-released-course-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
+        nbgrader(copy_course(template), "generate_assignment", ASSIGNMENT, "--force")
+        _RELEASED.append(template)
+    shutil.copytree(_RELEASED[0], folder, symlinks=True)
+    return folder
 
 
 def submit(course: Path, student: str, notebook: nbformat.NotebookNode | str | None) -> Path:

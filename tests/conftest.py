@@ -60,3 +60,12 @@ def functional(stack: list) -> keras.Model:
 def dense_layers(widths: tuple[int, ...] = (512, 256, 128)) -> list:
     hidden = [layers.Dense(width, activation="relu") for width in widths]
     return [layers.Flatten(), *hidden, layers.Dense(10, activation="softmax")]
+
+
+@pytest.fixture(scope="session")
+def graded_courses(tmp_path_factory, sample_npz):
+    """The samples graded by stock nbgrader and, with broken, hostile and real-world submissions, by
+    ``graders autograde`` (see ``graded_courses.py``); read-only: a test that changes a course copies it."""
+    from graded_courses import grade_both
+
+    return grade_both(tmp_path_factory.mktemp("graded"), sample_npz)

@@ -53,32 +53,62 @@ def states(course: Path) -> dict[str, dict]:
             for path in (course / "results" / ASSIGNMENT).glob("*/state.json")}
 
 
-def sandbox_processes() -> list[int]:
-    """Sandboxed kernels (their connection file is in a sandbox folder) and their launchers still running."""
-    found = []
+def sandbox_processes(ancestor: int) -> set[tuple[int, str]]:
+    """Sandboxed kernels and their launchers below the process ``ancestor``, as (pid, start time).
+
+    Only this test's own grader is looked at, so a grader running beside the suite on the same
+    machine never counts; the start time tells a surviving kernel from a new process given its pid.
+    """
+    parents, starts, commands = {}, {}, {}
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            command = (entry / "cmdline").read_bytes()
-            if entry.name.isdigit() and (b"graders-sandbox-" in command or b"graders.sandbox_launch" in command):
-                found.append(int(entry.name))
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
         except OSError:
             continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (command) "
+        parents[int(entry.name)], starts[int(entry.name)] = int(fields[1]), fields[19]
+    found = set()
+    for pid, command in commands.items():
+        if b"graders-sandbox-" not in command and b"graders.sandbox_launch" not in command:
+            continue
+        above = parents.get(pid)
+        while above and above != ancestor:
+            above = parents.get(above)
+        if above == ancestor:
+            found.add((pid, starts[pid]))
     return found
+
+
+def still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Those of ``processes`` (pid, start time) that have not ended (a zombie has: only its exit status is left)."""
+    alive = set()
+    for pid, start in processes:
+        with contextlib.suppress(OSError, IndexError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[19] == start and fields[0] not in ("Z", "X"):
+                alive.add((pid, start))
+    return alive
 
 
 def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_npz):
     course = released_course(tmp_path / "course")
     untouched = sample_notebook(course, "untouched")
-    students = [f"student{number}" for number in range(4)]
+    students = [f"student{number}" for number in range(3)]
     for student in students:
         submit(course, student, untouched)
-    others = set(sandbox_processes())  # other graders' kernels on this machine, if any
     batch = subprocess.Popen(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
-    while not any(state["recorded"] for state in states(course).values()):
+    while True:  # kill once one grade is recorded and another submission's kernel is running
+        kernels = sandbox_processes(batch.pid)
+        if kernels and any(state["recorded"] for state in states(course).values()):
+            break
         assert batch.poll() is None and time.monotonic() < deadline, "the batch ended before it could be killed"
-        time.sleep(0.2)
+        time.sleep(0.05)
     os.killpg(batch.pid, signal.SIGKILL)  # the batch, its Dask workers and every sandbox, at once
     batch.wait()
     stored = states(course)
@@ -86,7 +116,7 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     saved_only = [student for student, state in stored.items() if not state["recorded"]]
     assert 1 <= len(finished) < len(students)
     time.sleep(1)
-    assert set(sandbox_processes()) <= others, "a sandboxed kernel outlived its killed grader"
+    assert kernels and not still_running(kernels), "a sandboxed kernel outlived its killed grader"
 
     resumed = subprocess.run(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
                              capture_output=True, text=True, timeout=900)
@@ -100,15 +130,33 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     assert sorted(scores) == students and all(sum(cells.values()) == 0 for cells in scores.values())
 
 
+def sandbox_folders(ancestor: int) -> set[Path]:
+    """The sandbox folders of the kernels below the process ``ancestor`` (from their command lines)."""
+    folders = set()
+    for pid, _ in sandbox_processes(ancestor):
+        with contextlib.suppress(OSError):
+            for part in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0"):
+                for parent in (Path(part), *Path(part).parents):
+                    if parent.name.startswith("graders-sandbox-"):
+                        folders.add(parent)
+    return folders
+
+
+# The slow submission waits in a cell until the test puts a file named "go" in its sandbox folder (or 60 s pass).
+WAIT_FOR_GO = """import os, time
+start = time.monotonic()
+while not os.path.exists("go") and time.monotonic() - start < 60:
+    time.sleep(0.1)"""
+
+
 def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(sample_npz))
     monkeypatch.delenv("GRADERS_DB_URL", raising=False)
     course = released_course(tmp_path / "course")
     untouched = sample_notebook(course, "untouched")
     submit(course, "quick", untouched)
-    submit(course, "slow", with_source(untouched, "preprocess", "import time\ntime.sleep(30)"))
+    submit(course, "slow", with_source(untouched, "preprocess", WAIT_FOR_GO))
     outcomes = []
-    others = set(sandbox_processes())
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         options = BatchOptions(scheduler=cluster.scheduler_address, limits=Limits(cell_seconds=120))
@@ -121,16 +169,26 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
             time.sleep(0.2)
         busy = [address for address, keys in client.processing().items() if keys]
         assert len(busy) == 1
-        killed = client.run(os.getpid)[busy[0]]
+        workers = client.run(os.getpid)
+        killed = workers[busy[0]]
+        (survivor,) = [pid for pid in workers.values() if pid != killed]
+        while not (kernels := sandbox_processes(killed)):  # the slow submission's kernel, waiting for "go"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         os.kill(killed, signal.SIGKILL)
-        runner.join(timeout=600)
+        while runner.is_alive():  # the retry, on the other worker, may go on at once
+            for folder in sandbox_folders(survivor):
+                with contextlib.suppress(OSError):
+                    (folder / "go").touch()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
     by_student = {outcome.student: outcome for outcome in outcomes}
     assert by_student["slow"].status == "graded", by_student["slow"]
     assert states(course)["slow"]["worker"].split(":")[-1] != str(killed)
     assert "timed out" not in by_student["slow"].message
     assert sorted(assert_gradebook_agrees(course)) == ["quick", "slow"]
     time.sleep(1)
-    assert set(sandbox_processes()) <= others, "the killed worker's kernel outlived it"
+    assert kernels and not still_running(kernels), "the killed worker's kernel outlived it"
 
 
 def test_postgresql_gradebook_against_a_real_server(tmp_path, sample_npz, monkeypatch):

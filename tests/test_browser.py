@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
-from batch_course import released_course, run_autograde, sample_notebook, submit, with_cell_source
+from batch_course import sample_notebook
+from course import copy_course
+from graded_courses import GRADED_CELL
 from jupyter_lab import chromium_page, jupyter_lab, require_browser, screenshot_folder
 from nbgrader.api import Gradebook
 
@@ -31,33 +33,20 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-WRITTEN_ANSWER = ("`Conv2D` expects a channel axis, so each image becomes 28 × 28 × 1. The pixels become float32 "
-                  "and are divided by 255, so the inputs lie in [0, 1]: small inputs keep training stable.")
-GRADED_CELL = "q_preprocessing_purpose"  # a written answer worth 2 points
 CHECK_CELL = "# Check: the convnet's layers"  # the visible check of test_cnn_architecture
 SLOW = 180_000  # ms: a kernel start, TensorFlow's import and a few cells on a loaded CI machine
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    """A released copy of the course whose exchange is a writable folder of its own."""
-    require_browser()  # before paying for the course
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("GRADERS_DB_URL", raising=False)
-        course = released_course(tmp_path_factory.mktemp("course"))
+def graded_course(tmp_path_factory, request) -> Path:
+    """A copy of the course ``graders autograde`` graded (the samples, the solution with a written answer, and
+    broken and real-world submissions), whose exchange is a writable folder of its own."""
+    require_browser()  # before paying for the graded courses
+    graded = request.getfixturevalue("graded_courses").batch
+    course = shutil.copytree(graded, tmp_path_factory.mktemp("lab") / "course", symlinks=True)
     exchange = tmp_path_factory.mktemp("exchange")
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
-    return course
-
-
-@pytest.fixture(scope="module")
-def graded_course(course, sample_npz) -> Path:
-    """Two submissions, autograded: the solution (with a written answer) and the untouched release."""
-    submit(course, "solution", with_cell_source(sample_notebook(course, "solution"), GRADED_CELL, WRITTEN_ANSWER))
-    submit(course, "untouched", sample_notebook(course, "untouched"))
-    process = run_autograde(course, sample_npz, "--workers", "2")
-    assert process.returncode == 0, process.stdout[-5000:] + process.stderr[-5000:]
     return course
 
 
@@ -83,7 +72,7 @@ def test_instructor_reviews_scores_and_grades_a_written_answer_in_formgrader(gra
         formgrader = page.frame_locator("#formgrader-iframe iframe")
 
         submissions = formgrader.locator("#main-table tr", has_text=ASSIGNMENT).locator("td.num-submissions a")
-        expect(submissions).to_have_text("2")
+        expect(submissions).to_have_text(str(len(list((graded_course / "submitted").iterdir()))))
         page.screenshot(path=shots / "instructor-formgrader-assignments.png")
 
         submissions.click()
@@ -119,8 +108,10 @@ def test_instructor_reviews_scores_and_grades_a_written_answer_in_formgrader(gra
         assert (grade.manual_score, grade.score, grade.max_score) == (2, 2, 2)
 
 
-def test_student_self_check_shows_the_first_wrong_layer(course, sample_npz, tmp_path):
+def test_student_self_check_shows_the_first_wrong_layer(tmp_path, sample_npz):
+    require_browser()
     home = tmp_path / "home"
+    course = copy_course(tmp_path / "course")  # the committed release, as a student downloads it
     shutil.copytree(course / "release" / ASSIGNMENT, home / ASSIGNMENT)
     nbformat.write(sample_notebook(course, "padding_same"), home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     shots = screenshot_folder()

@@ -2,51 +2,40 @@
 
 Each sample submission is made from the committed release and trains real
 Keras models on the 5,000 real MNIST digits; scores are read back from the
-sqlite gradebook, per grade cell.
+sqlite gradebook, per grade cell. Both courses are graded once per session
+(``graded_courses.py``): stock nbgrader's and the one ``graders autograde``
+grades with broken, hostile and real-world submissions besides the samples.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import nbformat
 import pytest
 from batch_course import (
     assert_gradebook_agrees,
-    released_course,
     run_autograde,
-    sample_notebook,
     stored_results,
     submit,
-    submit_files,
-    with_cell_source,
 )
-from corpus import ATTACKS
-from corpus import build as build_attack
-from course import copy_course
+from graded_courses import BROKEN
 from real_submissions import REAL_SUBMISSIONS
 
 from graders.assignment import ASSIGNMENT, autograded_tests
-from graders.data import ENV_VAR
 from graders.demo import nbgrader
 from graders.gradebook_scores import autograded_scores
 from graders.nbgrader_settings import default_db_url
-from graders.samples import SAMPLES, expected_scores, write_submissions
+from graders.samples import SAMPLES, expected_scores
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, sample_npz):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENV_VAR, str(sample_npz))
-        patch.delenv("GRADERS_DB_URL", raising=False)
-        course = copy_course(tmp_path_factory.mktemp("course"))
-        nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-        write_submissions(course)
-        nbgrader(course, "autograde", ASSIGNMENT, "--force")
-        yield course
+def course(graded_courses):
+    return graded_courses.stock
 
 
 @pytest.fixture(scope="module")
@@ -114,38 +103,12 @@ def test_a_failed_architecture_check_shows_the_layer_table(course):
     assert "Conv2D" in first and "padding=same" in first
 
 
-def test_regrading_the_same_submission_gives_identical_scores(course, scores):
-    nbgrader(course, "autograde", ASSIGNMENT, "--force", "--student", "solution")
-    again = autograded_scores(default_db_url(course), ASSIGNMENT, ASSIGNMENT)
-    assert again["solution"] == scores["solution"]
-
-
-# ``graders autograde``: the same samples and some broken submissions, in parallel, into a gradebook of its own.
-HOSTILE = ("hand_set_accuracy", "patched_checks_and_builtins", "unknown_kernel")  # from the corpus
-BROKEN = {"broken_json": 0.0, "kernel_exits": 3.0, "no_notebook": 0.0,  # kernel_exits keeps its preprocessing
-          **{attack.name: attack.expected for attack in ATTACKS if attack.name in HOSTILE}}
-
-
+# ``graders autograde``: the same samples and broken, hostile and real-world submissions, in parallel, into a
+# gradebook of its own (graded_courses.py).
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory, sample_npz):
-    batch_course = released_course(tmp_path_factory.mktemp("batch_course"))
-    write_submissions(batch_course)
-    submit(batch_course, "broken_json", '{"cells": [ not json')
-    solution = sample_notebook(batch_course, "solution")
-    kernel_exits = with_cell_source(solution, "cnn_model", "import os\nos._exit(3)")
-    submit(batch_course, "kernel_exits", with_cell_source(kernel_exits, "q_comparison", "The convnet is smaller."))
-    submit(batch_course, "no_notebook", None)
-    for attack in ATTACKS:
-        if attack.name in HOSTILE:
-            submit(batch_course, attack.name, build_attack(attack))
-    source_nb = nbformat.read(batch_course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    release = nbformat.read(batch_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    for real in REAL_SUBMISSIONS:
-        submit_files(batch_course, real.student, real.files(source_nb, release))
-    process = run_autograde(batch_course, sample_npz, "--workers", "2")
-    assert process.returncode == 0, process.stdout[-5000:] + process.stderr[-5000:]
-    assert_gradebook_agrees(batch_course)
-    return batch_course, process.stdout
+def batch(graded_courses):
+    assert_gradebook_agrees(graded_courses.batch)
+    return graded_courses.batch, graded_courses.batch_stdout
 
 
 def test_graders_autograde_matches_nbgrader_autograde_check_by_check(batch, scores):
@@ -223,8 +186,8 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     assert float(exported["raw_pixels"]["raw_score"]) == 17 and float(exported["kernel_exits"]["raw_score"]) == 3
 
 
-def test_rerun_grades_nothing_unchanged_and_regrades_what_changed(batch, sample_npz):
-    batch_course, _ = batch
+def test_rerun_grades_nothing_unchanged_and_regrades_what_changed(batch, sample_npz, tmp_path):
+    batch_course = shutil.copytree(batch[0], tmp_path / "course", symlinks=True)  # others read the graded course
     states = {path: path.read_bytes() for path in (batch_course / "results" / ASSIGNMENT).glob("*/state.json")}
     submit(batch_course, "broken_json", '{"cells": [ still not json')  # resubmitted
     process = run_autograde(batch_course, sample_npz)
@@ -233,3 +196,4 @@ def test_rerun_grades_nothing_unchanged_and_regrades_what_changed(batch, sample_
     assert f"{count} submissions: 1 to grade" in process.stdout and f"{count - 1} unchanged" in process.stdout
     changed = [path.parent.name for path, before in states.items() if path.read_bytes() != before]
     assert changed == ["broken_json"]
+    assert_gradebook_agrees(batch_course)

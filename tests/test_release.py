@@ -6,11 +6,10 @@ import json
 
 import nbformat
 import pytest
+from batch_course import released_course
 from conftest import ROOT
-from course import copy_course
 
 from graders.assignment import ASSIGNMENT, autograded_tests
-from graders.demo import nbgrader
 from graders.samples import CODE_STUB, SOLUTION_REGION
 
 NOTEBOOK = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -30,9 +29,7 @@ def release_nb():
 
 def test_committed_release_is_what_generate_assignment_produces(tmp_path, monkeypatch):
     monkeypatch.delenv("GRADERS_DB_URL", raising=False)
-    course = copy_course(tmp_path / "course")
-    (course / "release").rename(course / "release-committed")
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    course = released_course(tmp_path / "course")  # generate_assignment --force: it removes the copied release first
     generated = json.loads((course / "release" / NOTEBOOK).read_text())
     assert generated == json.loads(RELEASE.read_text()), (
         "release/ is out of date: run `nbgrader generate_assignment mnist_cnn --force` and commit release/"
