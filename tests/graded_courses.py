@@ -33,11 +33,17 @@ from graders.nbgrader_settings import with_scripts_on_path
 from graders.samples import write_submissions
 
 HOSTILE = ("hand_set_accuracy", "patched_checks_and_builtins", "unknown_kernel")  # from the corpus
-BROKEN = {"broken_json": 0.0, "kernel_exits": 3.0, "no_notebook": 0.0,  # kernel_exits keeps its preprocessing
-          **{attack.name: attack.expected for attack in ATTACKS if attack.name in HOSTILE}}
+BROKEN = {
+    "broken_json": 0.0,
+    "kernel_exits": 3.0,  # kernel_exits keeps its preprocessing
+    "no_notebook": 0.0,
+    **{attack.name: attack.expected for attack in ATTACKS if attack.name in HOSTILE},
+}
 GRADED_CELL = "q_preprocessing_purpose"  # a written answer worth 2 points, graded by hand in the browser test
-WRITTEN_ANSWER = ("`Conv2D` expects a channel axis, so each image becomes 28 × 28 × 1. The pixels become float32 "
-                  "and are divided by 255, so the inputs lie in [0, 1]: small inputs keep training stable.")
+WRITTEN_ANSWER = (
+    "`Conv2D` expects a channel axis, so each image becomes 28 × 28 × 1. The pixels become float32 "
+    "and are divided by 255, so the inputs lie in [0, 1]: small inputs keep training stable."
+)
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,20 @@ def grade_both(folder: Path, npz: Path) -> GradedCourses:
     environment = batch_environment(npz)
     log = folder / "nbgrader-autograde.log"  # a file, not a pipe: nobody reads nbgrader's log while it runs
     with open(log, "w") as stream:
-        nbgrader = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
-                                    cwd=stock, env=with_scripts_on_path(environment), stdout=stream,
-                                    stderr=subprocess.STDOUT)
-        graders = subprocess.Popen(autograde_command(batch, "--workers", "2"), env=environment,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        nbgrader = subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+            cwd=stock,
+            env=with_scripts_on_path(environment),
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+        graders = subprocess.Popen(
+            autograde_command(batch, "--workers", "2"),
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         batch_stdout, batch_stderr = graders.communicate(timeout=3000)
         nbgrader.wait(timeout=3000)
     assert nbgrader.returncode == 0, log.read_text()[-5000:]
