@@ -65,7 +65,10 @@ def dense_layers(widths: tuple[int, ...] = (512, 256, 128)) -> list:
 @pytest.fixture(scope="session")
 def graded_courses(tmp_path_factory, sample_npz):
     """The samples graded by stock nbgrader and, with broken, hostile and real-world submissions, by
-    ``graders autograde`` (see ``graded_courses.py``); read-only: a test that changes a course copies it."""
+    ``graders autograde`` (see ``graded_courses.py``), into sqlite gradebooks. Tests may add feedback and
+    exports to these courses; a test that changes a submission or a grade works on a copy."""
     from graded_courses import grade_both
 
-    return grade_both(tmp_path_factory.mktemp("graded"), sample_npz)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("GRADERS_DB_URL", raising=False)
+        return grade_both(tmp_path_factory.mktemp("graded"), sample_npz)

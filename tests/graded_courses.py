@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def grade_both(folder: Path, npz: Path) -> GradedCourses:
     batch_submissions(batch)
     environment = batch_environment(npz)
     log = folder / "nbgrader-autograde.log"  # a file, not a pipe: nobody reads nbgrader's log while it runs
+    deadline = time.monotonic() + 3000
     with open(log, "w") as stream:
         nbgrader = subprocess.Popen(
             [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
@@ -86,15 +88,21 @@ def grade_both(folder: Path, npz: Path) -> GradedCourses:
             stdout=stream,
             stderr=subprocess.STDOUT,
         )
-        graders = subprocess.Popen(
-            autograde_command(batch, "--workers", "2"),
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        batch_stdout, batch_stderr = graders.communicate(timeout=3000)
-        nbgrader.wait(timeout=3000)
+        graders = None
+        try:
+            graders = subprocess.Popen(
+                autograde_command(batch, "--workers", "2"),
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            batch_stdout, batch_stderr = graders.communicate(timeout=deadline - time.monotonic())
+            nbgrader.wait(timeout=max(1.0, deadline - time.monotonic()))
+        finally:  # a time-out or an interrupt leaves neither command loading the machine for the rest of the suite
+            for process in (nbgrader, graders):
+                if process is not None and process.poll() is None:
+                    process.kill()
     assert nbgrader.returncode == 0, log.read_text()[-5000:]
     assert graders.returncode == 0, batch_stdout[-5000:] + batch_stderr[-5000:]
     return GradedCourses(stock, batch, batch_stdout)

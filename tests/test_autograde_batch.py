@@ -53,8 +53,9 @@ def states(course: Path) -> dict[str, dict]:
             for path in (course / "results" / ASSIGNMENT).glob("*/state.json")}
 
 
-def sandbox_processes(ancestor: int) -> set[tuple[int, str]]:
-    """Sandboxed kernels and their launchers below the process ``ancestor``, as (pid, start time).
+def processes_below(ancestor: int, sandbox_only: bool = True) -> set[tuple[int, str]]:
+    """Processes below the process ``ancestor``, as (pid, start time): sandboxed kernels and their launchers, or
+    (``sandbox_only=False``) every one.
 
     Only this test's own grader is looked at, so a grader running beside the suite on the same
     machine never counts; the start time tells a surviving kernel from a new process given its pid.
@@ -72,7 +73,7 @@ def sandbox_processes(ancestor: int) -> set[tuple[int, str]]:
         parents[int(entry.name)], starts[int(entry.name)] = int(fields[1]), fields[19]
     found = set()
     for pid, command in commands.items():
-        if b"graders-sandbox-" not in command and b"graders.sandbox_launch" not in command:
+        if sandbox_only and b"graders-sandbox-" not in command and b"graders.sandbox_launch" not in command:
             continue
         above = parents.get(pid)
         while above and above != ancestor:
@@ -80,6 +81,7 @@ def sandbox_processes(ancestor: int) -> set[tuple[int, str]]:
         if above == ancestor:
             found.add((pid, starts[pid]))
     return found
+
 
 
 def still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
@@ -104,19 +106,22 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     while True:  # kill once one grade is recorded and another submission's kernel is running
-        kernels = sandbox_processes(batch.pid)
-        if kernels and any(state["recorded"] for state in states(course).values()):
-            break
+        if processes_below(batch.pid) and any(state["recorded"] for state in states(course).values()):
+            os.killpg(batch.pid, signal.SIGSTOP)  # the batch and its workers: no kernel starts after the lists below
+            kernels, below = processes_below(batch.pid), processes_below(batch.pid, sandbox_only=False)
+            if kernels:
+                break
+            os.killpg(batch.pid, signal.SIGCONT)
         assert batch.poll() is None and time.monotonic() < deadline, "the batch ended before it could be killed"
         time.sleep(0.05)
-    os.killpg(batch.pid, signal.SIGKILL)  # the batch, its Dask workers and every sandbox, at once
+    os.killpg(batch.pid, signal.SIGKILL)  # the batch and its Dask workers; each kernel has a session of its own
     batch.wait()
     stored = states(course)
     finished = {student: state for student, state in stored.items() if state["recorded"]}
     saved_only = [student for student, state in stored.items() if not state["recorded"]]
     assert 1 <= len(finished) < len(students)
     time.sleep(1)
-    assert kernels and not still_running(kernels), "a sandboxed kernel outlived its killed grader"
+    assert not still_running(below), f"outlived its killed grader: {commands(still_running(below))}"
 
     resumed = subprocess.run(autograde_command(course, "--workers", "2"), env=batch_environment(sample_npz),
                              capture_output=True, text=True, timeout=900)
@@ -130,10 +135,19 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     assert sorted(scores) == students and all(sum(cells.values()) == 0 for cells in scores.values())
 
 
+def commands(processes: set[tuple[int, str]]) -> list[str]:
+    """The command lines of ``processes`` (pid, start time), for a failure message."""
+    lines = []
+    for pid, _ in processes:
+        with contextlib.suppress(OSError):
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
+    return lines
+
+
 def sandbox_folders(ancestor: int) -> set[Path]:
     """The sandbox folders of the kernels below the process ``ancestor`` (from their command lines)."""
     folders = set()
-    for pid, _ in sandbox_processes(ancestor):
+    for pid, _ in processes_below(ancestor):
         with contextlib.suppress(OSError):
             for part in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0"):
                 for parent in (Path(part), *Path(part).parents):
@@ -142,8 +156,10 @@ def sandbox_folders(ancestor: int) -> set[Path]:
     return folders
 
 
-# The slow submission waits in a cell until the test puts a file named "go" in its sandbox folder (or 60 s pass).
+# The slow submission says it is waiting, then waits in a cell until the test puts a file named "go" in its sandbox
+# folder (or 60 s pass).
 WAIT_FOR_GO = """import os, time
+open("waiting", "w").close()
 start = time.monotonic()
 while not os.path.exists("go") and time.monotonic() - start < 60:
     time.sleep(0.1)"""
@@ -171,13 +187,13 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
         assert len(busy) == 1
         workers = client.run(os.getpid)
         killed = workers[busy[0]]
-        (survivor,) = [pid for pid in workers.values() if pid != killed]
-        while not (kernels := sandbox_processes(killed)):  # the slow submission's kernel, waiting for "go"
+        while not any((folder / "waiting").exists() for folder in sandbox_folders(killed)):  # the slow kernel's cell
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        kernels, below = processes_below(killed), processes_below(killed, sandbox_only=False)
         os.kill(killed, signal.SIGKILL)
-        while runner.is_alive():  # the retry, on the other worker, may go on at once
-            for folder in sandbox_folders(survivor):
+        while runner.is_alive():  # the retry, on the other worker or a restarted one, may go on at once
+            for folder in sandbox_folders(os.getpid()):
                 with contextlib.suppress(OSError):
                     (folder / "go").touch()
             assert time.monotonic() < deadline
@@ -186,9 +202,10 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
     assert by_student["slow"].status == "graded", by_student["slow"]
     assert states(course)["slow"]["worker"].split(":")[-1] != str(killed)
     assert "timed out" not in by_student["slow"].message
+    assert by_student["slow"].seconds < 45, "the retry waited for a go that never came"
     assert sorted(assert_gradebook_agrees(course)) == ["quick", "slow"]
     time.sleep(1)
-    assert kernels and not still_running(kernels), "the killed worker's kernel outlived it"
+    assert kernels and not still_running(below), f"outlived the killed worker: {commands(still_running(below))}"
 
 
 def test_postgresql_gradebook_against_a_real_server(tmp_path, sample_npz, monkeypatch):
