@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import shutil
@@ -24,7 +25,13 @@ from graders.samples import SAMPLES, build
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 
 
-_RELEASED: list[Path] = []  # the course released once per test session into a sqlite gradebook, to copy
+@functools.cache
+def _released_template() -> Path:
+    """The course released once per test session into a sqlite gradebook of its own, for tests to copy."""
+    template = Path(tempfile.mkdtemp(prefix="graders-released-course-"))
+    atexit.register(shutil.rmtree, template, ignore_errors=True)
+    nbgrader(copy_course(template), "generate_assignment", ASSIGNMENT, "--force")
+    return template
 
 
 def released_course(folder: Path) -> Path:
@@ -38,12 +45,7 @@ def released_course(folder: Path) -> Path:
         course = copy_course(folder)
         nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
         return course
-    if not _RELEASED:
-        template = Path(tempfile.mkdtemp(prefix="graders-released-course-"))
-        atexit.register(shutil.rmtree, template, ignore_errors=True)
-        nbgrader(copy_course(template), "generate_assignment", ASSIGNMENT, "--force")
-        _RELEASED.append(template)
-    shutil.copytree(_RELEASED[0], folder, symlinks=True)
+    shutil.copytree(_released_template(), folder, symlinks=True)
     return folder
 
 

@@ -53,6 +53,12 @@ def states(course: Path) -> dict[str, dict]:
             for path in (course / "results" / ASSIGNMENT).glob("*/state.json")}
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after "pid (command) ": [0] the state, [1] the parent, [19] the start time."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2:].split()
+
+
 def processes_below(ancestor: int, sandbox_only: bool = True) -> set[tuple[int, str]]:
     """Processes below the process ``ancestor``, as (pid, start time): sandboxed kernels and their launchers, or
     (``sandbox_only=False``) every one.
@@ -65,11 +71,10 @@ def processes_below(ancestor: int, sandbox_only: bool = True) -> set[tuple[int, 
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            fields = stat_fields(entry.name)
             commands[int(entry.name)] = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (command) "
         parents[int(entry.name)], starts[int(entry.name)] = int(fields[1]), fields[19]
     found = set()
     for pid, command in commands.items():
@@ -83,17 +88,24 @@ def processes_below(ancestor: int, sandbox_only: bool = True) -> set[tuple[int, 
     return found
 
 
-
 def still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
     """Those of ``processes`` (pid, start time) that have not ended (a zombie has: only its exit status is left)."""
     alive = set()
     for pid, start in processes:
         with contextlib.suppress(OSError, IndexError):
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat_fields(pid)
             if fields[19] == start and fields[0] not in ("Z", "X"):
                 alive.add((pid, start))
     return alive
+
+
+def commands(processes: set[tuple[int, str]]) -> list[str]:
+    """The command lines of ``processes`` (pid, start time), for a failure message."""
+    lines = []
+    for pid, _ in processes:
+        with contextlib.suppress(OSError):
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
+    return lines
 
 
 def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_npz):
@@ -133,15 +145,6 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
     assert all(after[student] == state for student, state in finished.items())  # not graded again
     scores = assert_gradebook_agrees(course)
     assert sorted(scores) == students and all(sum(cells.values()) == 0 for cells in scores.values())
-
-
-def commands(processes: set[tuple[int, str]]) -> list[str]:
-    """The command lines of ``processes`` (pid, start time), for a failure message."""
-    lines = []
-    for pid, _ in processes:
-        with contextlib.suppress(OSError):
-            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
-    return lines
 
 
 def sandbox_folders(ancestor: int) -> set[Path]:
@@ -185,8 +188,7 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
             time.sleep(0.2)
         busy = [address for address, keys in client.processing().items() if keys]
         assert len(busy) == 1
-        workers = client.run(os.getpid)
-        killed = workers[busy[0]]
+        killed = client.run(os.getpid)[busy[0]]
         while not any((folder / "waiting").exists() for folder in sandbox_folders(killed)):  # the slow kernel's cell
             assert time.monotonic() < deadline
             time.sleep(0.05)
