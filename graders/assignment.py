@@ -1,15 +1,36 @@
-"""The assignment's notebooks and the roles of their cells."""
+"""An assignment of an nbgrader course, as the grader reads it: its notebooks, their test cells, their files.
+
+Everything about an assignment comes from the course: the instructor's
+source notebooks (the test cells' code, hidden tests included), the released
+ones (what a submission is restored against), the files beside them, and the
+course's ``nbgrader_config.py`` (folders, ``IgnorePattern``). A
+:class:`GradedNotebook` holds all a worker needs to grade one notebook, so a
+new assignment needs no new deployment of the workers.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 
+from graders.grade_cells import TestCell, grade_points, test_cells
+
+# The kit's own course (this checkout): the MNIST lesson, for its samples, demo and tests.
 ASSIGNMENT = "mnist_cnn"
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 RELEASE_NOTEBOOK = COURSE_ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+MAX_HELPER_BYTES = 64 << 20  # files beside a notebook that travel with each task
+IGNORED_FILES = (".ipynb_checkpoints", "__pycache__")
+
+
+class AssignmentError(Exception):
+    """The course has no such assignment, or it cannot be graded as it is."""
 
 
 def grade_id(cell) -> str | None:
@@ -19,13 +40,134 @@ def grade_id(cell) -> str | None:
 
 def autograded_tests(notebook) -> dict[str, float]:
     """Points of each autograded test cell, by grade_id, in notebook order."""
-    return {
-        grade_id(cell): float(cell.metadata["nbgrader"].get("points", 0))
-        for cell in notebook.cells
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-    }
+    return grade_points(notebook)
 
 
 def read_release(path: Path = RELEASE_NOTEBOOK):
     """The released notebook."""
     return nbformat.read(path, as_version=4)
+
+
+def _files_beside(folder: Path) -> tuple[tuple[str, bytes], ...]:
+    """The files of an assignment folder other than notebooks (helper modules, images, small data), top level."""
+    files, total = [], 0
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.is_file() and path.suffix != ".ipynb" and path.name not in IGNORED_FILES \
+                and not path.name.startswith("."):
+            content = path.read_bytes()
+            total += len(content)
+            if total > MAX_HELPER_BYTES:
+                raise AssignmentError(f"the files beside the notebooks of {folder} exceed "
+                                      f"{MAX_HELPER_BYTES >> 20} MiB: provision large data separately")
+            files.append((path.name, content))
+    return tuple(files)
+
+
+@dataclass(frozen=True)
+class GradedNotebook:
+    """One notebook of an assignment, with everything a worker needs to grade it (JSON text and file bytes)."""
+
+    assignment: str
+    name: str  # its file name, e.g. "problem1.ipynb"
+    source: str  # the instructor's notebook: test cells' code, hidden tests included
+    release: str  # the notebook students got: what a submission is restored against
+    source_files: tuple[tuple[str, bytes], ...] = ()  # beside the source: importable by the test cells
+    release_files: tuple[tuple[str, bytes], ...] = ()  # beside the release: put in the sandbox with the notebook
+    ignore_pattern: str = ""  # stderr a test cell may write without failing (the course's IgnorePattern)
+
+    @cached_property
+    def source_nb(self) -> NotebookNode:
+        return nbformat.reads(self.source, as_version=4)
+
+    @cached_property
+    def release_nb(self) -> NotebookNode:
+        return nbformat.reads(self.release, as_version=4)
+
+    @cached_property
+    def tests(self) -> dict[str, TestCell]:
+        return test_cells(self.source_nb)
+
+    def version(self) -> str:
+        """sha256 of everything here that decides a score."""
+        sha = hashlib.sha256()
+        for part in (self.assignment, self.name, self.source, self.release, self.ignore_pattern):
+            sha.update(part.encode() + b"\0")
+        for name, content in (*self.source_files, *self.release_files):
+            sha.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+        return sha.hexdigest()
+
+
+def load_notebook(source_folder: Path, release_folder: Path, name: str, assignment: str,
+                  ignore_pattern: str = "") -> GradedNotebook:
+    """One notebook of an assignment, read from its source and release folders.
+
+    Raises:
+        AssignmentError: the source or the release lacks the notebook, or a
+            test cell of the source has no grade_id.
+    """
+    source, release = source_folder / name, release_folder / name
+    if not source.is_file():
+        raise AssignmentError(f"the assignment {assignment!r} has no source notebook {source.name} in "
+                              f"{source_folder}: the test cells' code is read from it")
+    if not release.is_file():
+        raise AssignmentError(f"the assignment {assignment!r} has no released {name} in {release_folder}: "
+                              f"run `nbgrader generate_assignment {assignment}`")
+    graded = GradedNotebook(assignment, name, source.read_text(), release.read_text(), _files_beside(source_folder),
+                            _files_beside(release_folder), ignore_pattern)
+    try:
+        graded.tests  # noqa: B018 (read now: a broken source fails here, with its reason)
+    except ValueError as error:
+        raise AssignmentError(f"{assignment}/{name}: {error}") from None
+    return graded
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment of a course: its folders and its notebooks (the release's, by file name)."""
+
+    name: str
+    source_folder: Path
+    release_folder: Path
+    ignore_pattern: str = ""
+
+    @property
+    def notebook_names(self) -> list[str]:
+        return sorted(path.name for path in self.release_folder.glob("*.ipynb"))
+
+    def notebook(self, name: str) -> GradedNotebook:
+        return load_notebook(self.source_folder, self.release_folder, name, self.name, self.ignore_pattern)
+
+    def notebooks(self) -> list[GradedNotebook]:
+        return [self.notebook(name) for name in self.notebook_names]
+
+
+def find_assignment(course: Path, name: str) -> Assignment:
+    """The assignment ``name`` of the nbgrader course at ``course`` (its ``nbgrader_config.py`` decides the folders).
+
+    Raises:
+        AssignmentError: no such assignment in ``source/`` or ``release/``, or no notebook released.
+    """
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course = course.resolve()
+    has_config = (course / "nbgrader_config.py").is_file()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() if has_config else Config()
+    if "root" not in config.CourseDirectory:
+        config.CourseDirectory.root = str(course)
+    coursedir = CourseDirectory(config=config)
+    root = Path(coursedir.root)
+    source = root / coursedir.source_directory / name
+    release = root / coursedir.release_directory / name
+    if not source.is_dir():
+        known = sorted(p.name for p in (root / coursedir.source_directory).glob("*") if p.is_dir())
+        raise AssignmentError(f"the course {root} has no assignment {name!r} in {coursedir.source_directory}/ "
+                              f"(it has: {', '.join(known) or 'none'})")
+    ignore = config.IgnorePattern
+    pattern = str(ignore.get("pattern", "")) if ignore.get("enabled", False) else ""
+    assignment = Assignment(name, source, release, pattern)
+    if not assignment.notebook_names:
+        raise AssignmentError(f"no released notebook of {name!r} in {release}: "
+                              f"run `nbgrader generate_assignment {name}`")
+    return assignment

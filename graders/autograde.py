@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
+from graders.assignment import AssignmentError, find_assignment
 from graders.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.data import provisioned_path
 from graders.feedback import write_feedback
@@ -88,6 +89,11 @@ def _short(results: dict | None) -> str:
     return checks if ran_to_end or not events else f"{checks}; {events[0][:240]}"
 
 
+def grader_errors(results: dict | None) -> list[str]:
+    """Test cells the engine could not run at all (``Grading.grader_errors``): the submission's grade is in doubt."""
+    return list(((results or {}).get("extra_data") or {}).get("grader_errors") or [])
+
+
 def _notes(results: dict | None, record_error: str | None) -> str:
     notes = _short(results)
     if record_error:
@@ -105,17 +111,18 @@ class Batch:
         self.store = ResultStore(self.output)
         self.writer = GradebookWriter(self.course, assignment, self.store)  # reads the course's config first
         coursedir = self.writer.coursedir
-        releases = sorted((Path(coursedir.root) / coursedir.release_directory / assignment).glob("*.ipynb"))
-        if len(releases) != 1:
-            raise GradebookError(f"expected one released notebook in {coursedir.release_directory}/{assignment}, "
-                                 f"found {len(releases)}: run `nbgrader generate_assignment {assignment}`")
-        self.release = releases[0]
+        notebooks = find_assignment(Path(coursedir.root), assignment).notebooks()
+        if len(notebooks) != 1:
+            raise AssignmentError(f"{assignment} has {len(notebooks)} notebooks; graders autograde grades "
+                                  "assignments of one notebook (grade each with `graders grade`)")
+        self.graded = notebooks[0]
+        self.release = Path(coursedir.root) / coursedir.release_directory / assignment / self.graded.name
         self.submitted = Path(coursedir.root) / coursedir.submitted_directory
         self.data = provisioned_path()
         self.data_sha = file_sha(self.data)
         self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)
         self.limits = Limits(**{**options.limits.__dict__, "threads": self.sizing.threads})
-        self.version = checks_version(self.release.read_bytes(), self.data_sha, self.limits)
+        self.version = checks_version(self.graded.version(), self.data_sha, self.limits)
         self.outcomes: dict[str, Outcome] = {}
 
     def run(self) -> list[Outcome]:
@@ -127,7 +134,9 @@ class Batch:
                            f"({where}), {len(plan.record)} to record, {len(plan.unchanged)} unchanged")
         for student in plan.unchanged:
             state, results = self.store.state(student), self.store.results(student)
-            self.outcomes[student] = Outcome(student, "unchanged", results, state.seconds,
+            errors = grader_errors(results)
+            self.outcomes[student] = Outcome(student, "failed" if errors else "unchanged", results, state.seconds,
+                                             f"grader error: {errors[0]}" if errors else
                                              _notes(results, state.record_error))
         with self._progress(len(plan.grade) + len(plan.record)) as progress:
             task = progress.add_task("grading", total=len(plan.grade) + len(plan.record), failures=0)
@@ -152,14 +161,12 @@ class Batch:
         progress.console.print(outcome_line(outcome), highlight=False)
 
     def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
-        notebook_name = self.release.name
-        release = self.release.read_text()
-        release_nb = nbformat.reads(release, as_version=4)
+        notebook_name = self.graded.name
         jobs = {}
         for student in students:
-            located = locate_notebook(submissions[student], notebook_name, release_nb)
-            jobs[student] = Job(student, notebook_name, located.path.read_bytes() if located.path else None, release,
-                                self.data_sha, self.limits, tuple(located.notes))
+            located = locate_notebook(submissions[student], notebook_name, self.graded.release_nb)
+            jobs[student] = Job(student, notebook_name, located.path.read_bytes() if located.path else None,
+                                self.graded, self.data_sha, self.limits, tuple(located.notes))
         return jobs
 
     def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:
@@ -214,6 +221,10 @@ class Batch:
             self.outcomes[student] = Outcome(student, "failed", results, state.seconds, message)
             return
         self.store.set_state(student, State(**{**state.__dict__, "recorded": True, "record_error": error}))
+        errors = grader_errors(results)
+        if errors:  # recorded, as nbgrader would score it, but the batch fails: the instructor must look
+            self.outcomes[student] = Outcome(student, "failed", results, state.seconds, f"grader error: {errors[0]}")
+            return
         self.outcomes[student] = Outcome(student, status, results, state.seconds, _notes(results, error))
 
     def _report(self, seconds: float) -> None:
@@ -236,7 +247,7 @@ def autograde_command(course: Path, assignment: str, options: BatchOptions) -> i
     """The CLI verb: 0 when every submission has a grade, 1 when some failed, 2 when nothing could run."""
     try:
         batch = Batch(course, assignment, options)
-    except (GradebookError, FileNotFoundError) as error:
+    except (GradebookError, AssignmentError, FileNotFoundError) as error:
         print(f"graders autograde: {error}")
         return 2
     outcomes = batch.run()

@@ -25,14 +25,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from graders.data import provisioned_path
+    from graders.assignment import AssignmentError
     from graders.grade import grade_command
-
-    try:
-        provisioned_path()
-    except FileNotFoundError as error:
-        print(f"graders grade: {error}", file=sys.stderr)
-        return 2
 
     limits = _limits(args)
     if len(args.notebook) > 1 and args.output is not None:
@@ -40,7 +34,11 @@ def _grade(args: argparse.Namespace) -> int:
     status = 0
     for notebook in args.notebook:
         output = args.output or (args.output_dir / f"{notebook.stem}.json" if args.output_dir else None)
-        status |= grade_command(notebook, output, limits)
+        try:
+            status |= grade_command(notebook, output, limits, args.assignment, args.course)
+        except (AssignmentError, FileNotFoundError) as error:
+            print(f"graders grade: {error}", file=sys.stderr)
+            return 2
     return status
 
 
@@ -67,7 +65,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graders", description="Grading kit for the MNIST CNN lesson.")
+    parser = argparse.ArgumentParser(prog="graders", description="Sandboxed, parallel grading of nbgrader assignments.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     sample = commands.add_parser("sample-data", help="write the offline 5,000-digit MNIST sample as a Keras npz")
@@ -76,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="grade one submitted notebook in a sandbox; write Gradescope JSON")
     grade.add_argument("notebook", type=Path, nargs="+")
+    grade.add_argument("--assignment", help="the assignment it answers (default: read from the path, "
+                       "COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb)")
+    grade.add_argument("--course", type=Path, help="the nbgrader course folder (default: from the path, else .)")
     grade.add_argument("--output", type=Path, help="write Gradescope's results.json here (one notebook)")
     grade.add_argument("--output-dir", type=Path, help="write NOTEBOOK_STEM.json here for each notebook")
     _add_limit_options(grade)

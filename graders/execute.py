@@ -1,23 +1,29 @@
-"""Execute a prepared notebook in a sandbox, within its limits.
+"""Execute a prepared notebook in a sandbox, within its limits; its test cells run in the checker.
 
 Before the student's code, a cell fixes the seeds of Python, NumPy and
-TensorFlow/Keras and asks for deterministic ops. After every test cell and at
-the end, an export cell writes the objects under test. Every limit that is hit
-becomes an event in the report; execution stops there and the last exports
-are graded.
+TensorFlow/Keras, asks for deterministic ops and sets up the kernel's side of
+the bridge (``kernel_bridge``). An autograded test cell never runs in the
+kernel: when its turn comes, the names it reads are brought across and the
+instructor's version of the cell goes to the checker (``checker``); the
+executed notebook gets the checker's outputs for it. Every limit that is hit
+becomes an event in the report; execution stops there, and the test cells
+not reached fail with that reason.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from graders.export import export_code
+from graders.checker import Checker, needs_kernel
+from graders.grade_cells import TestCell, is_test_cell
 from graders.sandbox import Limits, Sandbox
 
 SEED = 0
@@ -35,7 +41,14 @@ except ImportError:
 del os, random, numpy
 """.strip()
 
+BRIDGE_CODE = """
+__graders_namespace = {{"__name__": "graders_kernel_bridge"}}
+exec({source!r}, __graders_namespace)
+__graders__ = __graders_namespace["Bridge"]({folder!r}, {root!r})
+del __graders_namespace
+""".strip()
 GRADER_CELL = {"graders": {"internal": True}}
+FINAL = "final"  # bring-final.json: every model and History at the end, for the feedback's plots
 KERNEL_LOG = "kernel-output.log"
 
 
@@ -61,20 +74,21 @@ def _label(cell: NotebookNode, number: int) -> str:
     return f"cell `{name}`" if name else f"cell {number} of the submission"
 
 
+def bridge_code(sandbox: Sandbox) -> str:
+    """The grader's first cell's second half: the kernel's side of the bridge, as ``__graders__``."""
+    source = (Path(__file__).resolve().parent / "kernel_bridge.py").read_text()
+    return BRIDGE_CODE.format(source=source, folder=str(sandbox.exports), root=str(sandbox.root))
+
+
 def instrument(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, list[str]]:
-    """The notebook with the seeding cell first and an export cell after each test cell and at
-    the end, and the label of each of its cells."""
-    export = export_code(sandbox.exports)
-    cells, labels = [_grader_cell(SEED_CODE)], ["the grader's seeding cell"]
+    """The notebook with the grader's cell first (seeds, bridge), and the label of each of its cells."""
+    cells = [_grader_cell(SEED_CODE + "\n" + bridge_code(sandbox))]
+    labels = ["the grader's first cell"]
     for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
         labels.append(_label(cell, number))
-        nbgrader = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get("solution"):
-            cells.append(_grader_cell(export))
-            labels.append("the grader's export cell")
-    cells.append(_grader_cell(export))
-    labels.append("the grader's export cell")
+    cells.append(_grader_cell(f"__graders__.bring_all({FINAL!r})"))
+    labels.append("the grader's last cell")
     return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata), labels
 
 
@@ -88,7 +102,7 @@ class LimitedClient(NotebookClient):
     """nbclient with a notebook deadline and an output budget."""
 
     def __init__(self, notebook: NotebookNode, labels: list[str], limits: Limits, report: ExecutionReport,
-                 **kwargs):
+                 sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell], **kwargs):
         super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
                          error_on_timeout={"ename": "CellTimeoutError", "evalue": "cell timed out",
                                            "traceback": ["CellTimeoutError: the grader's cell time limit was reached"]},
@@ -97,6 +111,9 @@ class LimitedClient(NotebookClient):
         self.deadline = time.monotonic() + limits.notebook_seconds
         self.cell_bytes: dict[int, int] = {}
         self.total_bytes = 0
+        self.sandbox, self.checker, self.tests = sandbox, checker, tests
+        self.not_brought: dict[int, str] = {}  # test cell index -> why its objects could not be brought across
+        self.calls = 0
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         remaining = self.deadline - time.monotonic()
@@ -105,7 +122,10 @@ class LimitedClient(NotebookClient):
                                       f"{self.labels[cell_index]}")
             raise StopExecution
         self.timeout = max(1, int(min(self.limits.cell_seconds, remaining)))
-        self.current = self.labels[cell_index]
+        self.current, self.current_index = self.labels[cell_index], cell_index
+        if is_test_cell(cell):
+            await self._check(cell, cell_index)
+            return cell
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except CellTimeoutError:  # the interrupt did not take: the kernel cannot run anything else
@@ -113,12 +133,54 @@ class LimitedClient(NotebookClient):
         except DeadKernelError:
             self.report.events.append(f"{self.current}: the kernel died (exit, crash or memory limit)")
             raise StopExecution from None
-        nbgrader = cell.metadata.get("nbgrader", {})
-        is_test = nbgrader.get("grade") and not nbgrader.get("solution")
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and not is_test and output.get("ename") != "CellTimeoutError":
+            if output.get("output_type") == "error" and output.get("ename") != "CellTimeoutError":
                 self.report.events.append(f"{self.current}: {output.get('ename')}: {str(output.get('evalue'))[:200]}")
         return cell
+
+    async def _run_grader_code(self, code: str, cell_index: int) -> str:
+        """Run the grader's ``code`` in the kernel as a cell of its own; its error, if any, in words."""
+        cell, original = _grader_cell(code), self.nb.cells[cell_index]
+        try:
+            await NotebookClient.async_execute_cell(self, cell, cell_index, store_history=False)
+        except CellTimeoutError:
+            raise StopExecution from None
+        except DeadKernelError:
+            self.report.events.append(f"{self.current}: the kernel died (exit, crash or memory limit)")
+            raise StopExecution from None
+        finally:
+            self.nb.cells[cell_index] = original  # nbclient puts the cell it ran in the notebook's place
+        errors = [f"{o.get('ename')}: {str(o.get('evalue'))[:300]}" for o in cell.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        return "; ".join(errors)
+
+    async def _check(self, cell: NotebookNode, cell_index: int) -> None:
+        """Bring the names the cell reads across, and hand the instructor's version of it to the checker."""
+        test = self.tests.get(cell.metadata["nbgrader"].get("grade_id"))
+        if test is None:
+            return
+        problem = await self._run_grader_code(f"__graders__.bring({cell_index!r}, {list(test.names)!r})", cell_index)
+        description = self.sandbox.exports / f"bring-{cell_index}.json"
+        if not description.is_file():
+            self.not_brought[cell_index] = problem or "the kernel did not describe them"
+            return
+        if needs_kernel(description):
+            await self.checker.run_now(cell_index, test.code, test.points, description.name, self._kernel_call)
+        else:
+            self.checker.submit(cell_index, test.code, test.points, description.name)
+
+    async def _kernel_call(self, request: dict) -> str:
+        """Run one of the checker's calls in the kernel; the name of the file holding its result."""
+        self.calls += 1
+        name = f"call-{self.calls}"
+        request = {**request, "result": f"{name}-result.json"}
+        path = self.sandbox.exports / f"{name}.json"
+        path.write_text(json.dumps(request))
+        path.chmod(0o644)
+        problem = await self._run_grader_code(f"__graders__.call({path.name!r})", self.current_index)
+        if not (self.sandbox.exports / request["result"]).is_file():
+            raise RuntimeError(problem or "the kernel gave no result")
+        return request["result"]
 
     async def _async_handle_timeout(self, timeout, cell=None):
         """Interrupt the kernel and go on with the next cell; the notebook deadline bounds the total."""
@@ -139,11 +201,21 @@ class LimitedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def execute(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, ExecutionReport]:
-    """Run ``notebook`` in ``sandbox``; return the executed notebook and the report."""
+@dataclass
+class Executed:
+    """The notebook as run (grader cells included), and what the grader needs to know about the run."""
+
+    notebook: NotebookNode
+    report: ExecutionReport
+    not_brought: dict[int, str]  # test cell index -> why its objects could not be brought across
+    final: str | None  # the description of the last cell's objects, for the feedback
+
+
+def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell]) -> Executed:
+    """Run ``notebook`` in ``sandbox``, handing each test cell's turn to ``checker``."""
     report = ExecutionReport()
     instrumented, labels = instrument(notebook, sandbox)
-    client = LimitedClient(instrumented, labels, sandbox.limits, report,
+    client = LimitedClient(instrumented, labels, sandbox.limits, report, sandbox, checker, tests,
                            kernel_manager_class=sandbox.kernel_manager_class(),
                            resources={"metadata": {"path": str(sandbox.root)}})
     start = time.monotonic()
@@ -158,4 +230,5 @@ def execute(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, Exe
         report.events.append(f"the kernel stopped: {error}")
     finally:
         report.seconds = time.monotonic() - start
-    return instrumented, report
+    final = sandbox.exports / f"bring-{FINAL}.json"
+    return Executed(instrumented, report, client.not_brought, final.name if final.is_file() else None)

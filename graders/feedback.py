@@ -38,11 +38,11 @@ def plot_images(extra: dict) -> dict[str, str]:
     curves = plots.training_curves(extra.get("training_history") or {})
     if curves:
         images["Training curves"] = curves
-    matrix = (extra.get("confusion_matrix") or {}).get("model")
+    name, matrix = next(iter((extra.get("confusion_matrix") or {}).items()), (None, None))
     if matrix:
         correct = sum(matrix[i][i] for i in range(len(matrix)))
         total = sum(map(sum, matrix))
-        title = f"Your convnet on the grader's test images: {correct:,} of {total:,} right"
+        title = f"Your `{name}` on the grader's test images: {correct:,} of {total:,} right"
         images[f"Confusion matrix ({correct:,} of {total:,} right)"] = plots.confusion_matrix(matrix, title)
     return images
 

@@ -1,8 +1,9 @@
 """Content hashes that decide whether a stored grade is still valid.
 
 A submission is graded again only when its files change, or when anything
-that decides its score does: the grading code, the released notebook, the
-grader's data or the limits it ran under.
+that decides its score does: the grading code, that assignment's notebooks
+(source and release: its test cells) and files, the grader's data or the
+limits it ran under. Changing one assignment never re-grades another.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from graders.sandbox import Limits
 PACKAGE = Path(__file__).resolve().parent
 # The modules a score depends on: reports and the CLI may change without a re-grade.
 GRADING_MODULES = (
-    "architecture.py", "checks.py", "data.py", "execute.py", "export.py", "grade.py", "reference.py",
-    "run_checks.py", "sandbox.py", "sandbox_launch.py", "submission.py", "hidden_tests/test_mnist_cnn.py",
+    "assignment.py", "grade_cells.py", "submission.py", "sandbox.py", "sandbox_launch.py", "execute.py",
+    "kernel_bridge.py", "bring_across.py", "checker.py", "export.py", "grade.py", "results.py",
     "locate.py",  # which notebook of a submission folder is graded
-    "selfcheck.py", "feedback_data.py",  # the visible checks' module the kernel runs; the plots' data
+    "architecture.py", "checks.py", "data.py", "reference.py", "selfcheck.py",  # helpers test cells import
+    "feedback_data.py",  # the plots' data
 )
 IGNORED_PARTS = (".ipynb_checkpoints", "__pycache__")
 
@@ -43,11 +45,13 @@ def code_version() -> str:
     return _digest([(name, (PACKAGE / name).read_bytes()) for name in GRADING_MODULES])
 
 
-def checks_version(release: bytes, data_sha: str, limits: Limits) -> str:
-    """What a stored grade must have been made with to stay valid (thread counts aside: they
-    change how fast a model trains, not whether it passes)."""
+def checks_version(assignment: str, data_sha: str, limits: Limits) -> str:
+    """What a stored grade must have been made with to stay valid: the engine's code, the assignment's own
+    version (``GradedNotebook.version``: its source, release and files), the data and the limits (thread
+    counts aside: they change how fast a model trains, not whether it passes)."""
     limits_that_matter = {name: value for name, value in asdict(limits).items() if name != "threads"}
-    return _digest([("code", code_version().encode()), ("release", release), ("data", data_sha.encode()),
+    return _digest([("code", code_version().encode()), ("assignment", assignment.encode()),
+                    ("data", data_sha.encode()),
                     ("limits", repr(sorted(limits_that_matter.items())).encode())])
 
 

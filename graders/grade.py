@@ -1,74 +1,158 @@
 """``graders grade``: one submission, from any path, to scores nothing in it can inflate.
 
-execute (sandbox) -> export -> check (this process) -> report.
+prepare (restore the release's cells) -> execute in the sandbox, each test
+cell's turn handed to the checker (the instructor's code, outside the
+kernel, on the objects brought across) -> results.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import threading
+import os
+import tempfile
 import time
 from pathlib import Path
 
-from nbformat import NotebookNode
+import nbformat
 
-from graders import selfcheck
-from graders.assignment import autograded_tests, read_release
-from graders.data import provisioned_path
-from graders.execute import execute, without_grader_cells
-from graders.export import load_exports
-from graders.feedback_data import feedback_data
-from graders.results import Grading, print_table, to_gradescope
-from graders.run_checks import run_checks
+from graders.assignment import AssignmentError, GradedNotebook, find_assignment
+from graders.checker import CellOutcome, Checker
+from graders.data import ENV_VAR
+from graders.execute import Executed, execute, without_grader_cells
+from graders.grade_cells import is_test_cell
+from graders.results import CheckResult, Grading, print_table, to_gradescope
 from graders.sandbox import Limits, Sandbox
 from graders.submission import SubmissionError, read_submission, restore_assignment_cells
 
-
-def preload_keras() -> threading.Thread:
-    """Import Keras (and TensorFlow: seconds) in the background while the kernel runs; the checks need it."""
-    thread = threading.Thread(target=importlib.import_module, args=("keras",), name="preload-keras", daemon=True)
-    thread.start()
-    return thread
+NOT_REACHED = "the notebook stopped before this test cell"
 
 
-def grade(notebook: Path, limits: Limits | None = None, release_nb: NotebookNode | None = None,
+def failure_output(message: str) -> dict:
+    """The error output that makes nbgrader score a test cell 0, with the reason."""
+    return dict(nbformat.v4.new_output("error", ename="GradingError", evalue=message,
+                                       traceback=[f"GradingError: {message}"]))
+
+
+def _outcomes(executed: Executed, checker: Checker, graded: GradedNotebook) -> tuple[dict[str, CellOutcome],
+                                                                                     list[str]]:
+    """Each test cell's outcome by grade_id, and the test cells the engine could not run at all."""
+    outcomes, errors = {}, []
+    stopped = next((event for event in executed.report.events), "")
+    for index, cell in enumerate(executed.notebook.cells):
+        if not is_test_cell(cell):
+            continue
+        name = cell.metadata["nbgrader"].get("grade_id")
+        test = graded.tests.get(name)
+        if test is None:
+            errors.append(f"test cell {name!r} of the release is not in the source notebook {graded.name}")
+            outcomes[name] = CellOutcome(0.0, 0.0, [], "the grader has no code for this test cell")
+            continue
+        outcome = checker.outcome(index, test.points)
+        if outcome is None and index in executed.not_brought:
+            outcome = CellOutcome(0.0, test.points, [], "the objects this cell reads could not be brought across "
+                                                        f"from the notebook: {executed.not_brought[index]}")
+        elif outcome is None:
+            outcome = CellOutcome(0.0, test.points, [], f"{NOT_REACHED}{': ' + stopped if stopped else ''}")
+        if checker.failure and index in checker.sent and index not in checker.outcomes:
+            errors.append(f"test cell {name!r}: {checker.failure}")
+        if outcome.score < test.points and not any(o.get("output_type") == "error" for o in outcome.outputs) \
+                and not outcome.outputs:
+            outcome.outputs = [failure_output(outcome.message)]
+        outcomes[name] = outcome
+        cell.outputs = [nbformat.from_dict(output) for output in outcome.outputs]
+    return outcomes, errors
+
+
+def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None,
           notes: tuple[str, ...] = ()) -> Grading:
-    """Grade one submitted notebook against the release (default: this kit's) and ``MNIST_NPZ``.
+    """Grade one submitted notebook as ``graded`` (a notebook of an assignment).
 
-    ``notes`` (what the batch found about the submission folder) come first
-    in the results' output.
+    The kernel runs the student's cells in a sandbox; each autograded test
+    cell runs in the checker, a process of the grader's, on the objects it
+    reads brought across. ``notes`` (what the batch found about the submission
+    folder) come first in the results' output. The provisioned data file
+    (``$MNIST_NPZ``), when there is one, is copied into the sandbox.
     """
     limits = limits or Limits()
-    release_nb = release_nb if release_nb is not None else read_release()
-    points = autograded_tests(release_nb)
-    data = provisioned_path()
+    points = {name: test.points for name, test in graded.tests.items()}
+    hidden = {name: test.hidden for name, test in graded.tests.items()}
     start = time.monotonic()
     try:
-        prepared = restore_assignment_cells(read_submission(notebook), release_nb)
+        prepared = restore_assignment_cells(read_submission(notebook), graded.release_nb)
     except SubmissionError as error:
         return Grading(points, {}, time.monotonic() - start, [*notes, str(error)])
-    preloading = preload_keras()
-    with Sandbox(limits, hide=(notebook.resolve().parent, data.resolve().parent)) as sandbox:
-        sandbox.add_file(data, "mnist.npz")
-        sandbox.add_file(Path(selfcheck.__file__), "selfcheck.py")  # the visible checks import it, as released
-        executed, report = execute(prepared.notebook, sandbox)
-        exports = load_exports(sandbox.exports)
+    data = Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
+    hide = (notebook.resolve().parent, *((data.resolve().parent,) if data else ()))
+    with Sandbox(limits, hide=hide) as sandbox, tempfile.TemporaryDirectory(prefix="graders-source-") as source:
+        for name, content in graded.source_files:  # the instructor's helper modules, for the test cells
+            (Path(source) / name).write_bytes(content)
+        for name, content in graded.release_files:  # as the student had them beside the notebook
+            sandbox.add_bytes(content, name)
+        if data is not None:
+            sandbox.add_file(data, "mnist.npz")
+        checker = Checker(sandbox.exports, [Path(source)], sandbox.root, limits.cell_seconds, graded.ignore_pattern)
+        try:
+            executed = execute(prepared.notebook, sandbox, checker, graded.tests)
+            checker.finish(executed.final)
+            outcomes, errors = _outcomes(executed, checker, graded)
+        finally:
+            checker.close()
         isolation = [] if sandbox.user is not None else [
             "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
             "network isolation (resource limits and checks outside the kernel still apply)"]
-    preloading.join()
-    checks = run_checks(exports)
-    events = [*notes, *isolation, *prepared.notes, *report.events, *exports.notes]
-    return Grading(points, checks, time.monotonic() - start, events,
-                   without_grader_cells(executed), feedback_data(exports))
+    checks = {name: CheckResult(name, outcome.score, outcome.message, hidden.get(name, False), outcome.outputs)
+              for name, outcome in outcomes.items() if name in points}
+    for name in points:
+        if name not in checks:  # a test cell of the source the release lacks
+            errors.append(f"test cell {name!r} of the source is not in the released {graded.name}")
+            checks[name] = CheckResult(name, 0.0, "the release has no such test cell", hidden[name])
+    read_notes = list(dict.fromkeys(note for outcome in outcomes.values() for note in outcome.notes))
+    events = [*notes, *isolation, *prepared.notes, *executed.report.events, *read_notes,
+              *(f"grader error: {error}" for error in errors)]
+    return Grading(points, checks, time.monotonic() - start, events, without_grader_cells(executed.notebook),
+                   checker.feedback or {}, errors)
 
 
-def grade_command(notebook: Path, output: Path | None, limits: Limits) -> int:
+def graded_notebook_for(path: Path, assignment: str | None, course: Path | None) -> GradedNotebook:
+    """The assignment's notebook that the submission at ``path`` answers.
+
+    Without ``assignment``, it is read from the path, as nbgrader lays a course
+    out (``COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb``); without
+    ``course``, the course is the folder above ``submitted/`` there, else the
+    current folder. The notebook is the release's of the same file name, or
+    the assignment's only one.
+
+    Raises:
+        AssignmentError: the assignment or the notebook cannot be found.
+    """
+    path = path.resolve()
+    if assignment is None or course is None:
+        parts = path.parts
+        if "submitted" in parts[:-3]:
+            at = len(parts) - 1 - parts[::-1].index("submitted")
+            if at + 3 < len(parts):
+                course = course or Path(*parts[:at])
+                assignment = assignment or parts[at + 2]
+    if assignment is None:
+        raise AssignmentError(f"{path.name}: name its assignment with --assignment (the path is not "
+                              "COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb)")
+    found = find_assignment(course or Path.cwd(), assignment)
+    names = found.notebook_names
+    if path.name in names:
+        return found.notebook(path.name)
+    if len(names) == 1:
+        return found.notebook(names[0])
+    raise AssignmentError(f"{path.name} is not one of the notebooks of {assignment} ({', '.join(names)}): "
+                          "name the file as it was released")
+
+
+def grade_command(notebook: Path, output: Path | None, limits: Limits, assignment: str | None = None,
+                  course: Path | None = None) -> int:
     """The CLI verb: print the table, write results.json; 0 whenever grading itself worked."""
-    grading = grade(notebook, limits)
-    print_table(grading, f"graders grade {notebook.name}")
+    graded = graded_notebook_for(notebook, assignment, course)
+    grading = grade(notebook, graded, limits)
+    print_table(grading, f"graders grade {notebook.name} ({graded.assignment}/{graded.name})")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(to_gradescope(grading), indent=2) + "\n")
-    return 0
+    return 1 if grading.grader_errors else 0

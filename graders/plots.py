@@ -10,8 +10,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LABELS = {"model": "convnet", "dense_model": "dense network"}
-
 
 def png_base64(figure) -> str:
     """The figure as a base64 PNG (and closed)."""
@@ -28,7 +26,7 @@ def training_curves(histories: dict[str, dict[str, list[float | None]]]) -> str 
         return None
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9, 3.2))
     for name, logs in curves.items():
-        label = LABELS.get(name, name)
+        label = name
         for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
             values = [float("nan") if value is None else value for value in logs.get(metric) or []]  # None: NaN
             axes.plot(range(1, len(values) + 1), values, marker="o", label=label)
@@ -41,7 +39,7 @@ def training_curves(histories: dict[str, dict[str, list[float | None]]]) -> str 
 
 
 def confusion_matrix(matrix: list[list[int]], title: str) -> str:
-    """A 10 × 10 confusion matrix: true digit down, predicted digit across, counts in the cells."""
+    """A confusion matrix: true class down, predicted class across, counts in the cells."""
     figure, axes = plt.subplots(figsize=(5, 4.4))
     image = axes.imshow(matrix, cmap="Blues")
     peak = max(max(row) for row in matrix) or 1
@@ -50,6 +48,7 @@ def confusion_matrix(matrix: list[list[int]], title: str) -> str:
             if count:
                 axes.text(predicted, true, str(count), ha="center", va="center", fontsize=7,
                           color="white" if count > peak / 2 else "black")
-    axes.set(xlabel="predicted digit", ylabel="true digit", title=title, xticks=range(10), yticks=range(10))
+    axes.set(xlabel="predicted class", ylabel="true class", title=title, xticks=range(len(matrix)),
+             yticks=range(len(matrix)))
     figure.colorbar(image, ax=axes, fraction=0.046)
     return png_base64(figure)

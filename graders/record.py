@@ -26,7 +26,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, LimitOutput, SaveAutoGrades
 from nbgrader.preprocessors.base import NbGraderPreprocessor
-from nbgrader.utils import parse_utc
+from nbgrader.utils import determine_grade, parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets import Unicode
 from traitlets.config import Config
@@ -81,13 +81,30 @@ class ApplyGraderResults(NbGraderPreprocessor):
             outputs = list(source.get("outputs", [])) if source is not None else []
             cell.execution_count = source.get("execution_count") if source is not None else None
             test = tests.get(grade_id(cell))
-            if test is not None:  # only the checks decide: keep what the test printed, drop its errors
-                outputs = [output for output in outputs if output.output_type == "display_data"
-                           or (output.output_type == "stream" and output.get("name") == "stdout")]
-                if test["score"] < test["max_score"]:
-                    outputs.append(failure_output(test["output"]))
-            cell.outputs = outputs
+            cell.outputs = outputs if test is None else scoring_outputs(cell, outputs, test)
         return nb, resources
+
+
+def scoring_outputs(cell: NotebookNode, outputs: list, test: dict) -> list:
+    """A test cell's outputs, such that nbgrader scores it exactly as ``results.json`` does.
+
+    The checker's own outputs (what the instructor's test printed, its value,
+    its error) already do, and are kept. Otherwise (results of another run,
+    or a cell the checker never reached), what it printed to stdout is kept,
+    and the score is written the way nbgrader reads it: an error for 0, the
+    number as the cell's value for partial credit.
+    """
+    score, points = float(test["score"]), float(test["max_score"])
+    trial = nbformat.from_dict({**cell, "outputs": outputs})
+    if determine_grade(trial)[0] == score:
+        return outputs
+    kept = [output for output in outputs if output.output_type == "display_data"
+            or (output.output_type == "stream" and output.get("name") == "stdout")]
+    if score <= 0 < points:
+        return [*kept, failure_output(test["output"])]
+    if score < points:
+        return [*kept, nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)})]
+    return kept
 
 
 def course_config(course: Path) -> Config:

@@ -10,12 +10,26 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from graders.run_checks import CheckResult
+
+@dataclass
+class CheckResult:
+    """The outcome of one autograded test cell, as the checker ran it."""
+
+    name: str  # the cell's grade_id
+    score: float  # by nbgrader's rule: points, 0, or partial credit
+    message: str  # "" when it earned its points, else why not
+    hidden: bool  # the cell holds hidden tests: its output is for students after the due date
+    outputs: list[dict] = field(default_factory=list)  # the cell's outputs in the checker (nbformat)
 
 
 @dataclass
 class Grading:
-    """Everything ``graders grade`` found about one submission."""
+    """Everything ``graders grade`` found about one submission.
+
+    Every autograded test cell of the notebook has a check result: one the
+    engine could not run at all (named in ``grader_errors``) scores 0 with the
+    reason, and the batch fails that submission, so nothing is 0 silently.
+    """
 
     points: dict[str, float]  # test cell -> max points, in notebook order
     checks: dict[str, CheckResult]
@@ -23,16 +37,17 @@ class Grading:
     events: list[str] = field(default_factory=list)
     notebook: NotebookNode | None = None  # as executed, without the grader's own cells; None if it never ran
     extra: dict = field(default_factory=dict)  # feedback plots' data (Gradescope's extra_data), never scored
+    grader_errors: list[str] = field(default_factory=list)  # test cells the engine could not run, and why
 
     def score(self, name: str) -> float:
         result = self.checks.get(name)
-        return self.points[name] if result is not None and result.passed else 0.0
+        return min(result.score, self.points[name]) if result is not None else 0.0
 
     def message(self, name: str) -> str:
         result = self.checks.get(name)
         if result is None:
             return "not checked"
-        return "passed" if result.passed else result.message
+        return "passed" if self.score(name) >= self.points[name] else result.message
 
 
 def to_gradescope(grading: Grading) -> dict:
@@ -54,7 +69,7 @@ def to_gradescope(grading: Grading) -> dict:
         "execution_time": round(grading.seconds, 1),
         "output": "\n".join(grading.events) or "The notebook ran to the end.",
         "tests": tests,
-        "extra_data": grading.extra,
+        "extra_data": {**grading.extra, **({"grader_errors": grading.grader_errors} if grading.grader_errors else {})},
     }
 
 

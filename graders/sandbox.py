@@ -101,6 +101,14 @@ class Sandbox:
             os.chown(target, *self.user)
         return target
 
+    def add_bytes(self, content: bytes, name: str) -> Path:
+        """Write a file into the sandbox, readable by the kernel."""
+        target = self.root / name
+        target.write_bytes(content)
+        if self.user is not None:
+            os.chown(target, *self.user)
+        return target
+
     def launch_prefix(self) -> list[str]:
         """The command that wraps the kernel's own command line.
 

@@ -1,8 +1,9 @@
 """The task a Dask worker runs: grade one submission, return what the writer records.
 
-A job carries the submitted file, the released notebook and the grader's
-data (a scattered copy), so a worker needs nothing from the course folder:
-a remote cluster only needs this package installed.
+A job carries the submitted file, the assignment's notebook (source and
+release, with the files beside them) and the grader's data (a copy carried
+by the graph), so a worker needs nothing from the course folder: a remote
+cluster only needs this package installed, whatever the assignment.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders.assignment import GradedNotebook
 from graders.data import ENV_VAR
 from graders.sandbox import Limits, thread_environment
 
@@ -27,7 +29,7 @@ class Job:
     student: str
     notebook_name: str
     notebook: bytes | None  # None: no notebook of the submission could be chosen (the notes say why)
-    release: str  # the released notebook's JSON
+    graded: GradedNotebook  # the assignment's notebook it answers
     data_sha: str
     limits: Limits
     notes: tuple[str, ...] = ()  # what the results should say about the submission folder (graders.locate)
@@ -85,20 +87,20 @@ def grade_job(job: Job, data: bytes) -> Graded:
     os.environ[ENV_VAR] = str(materialize_data(data, job.data_sha))
     import nbformat
 
-    from graders.assignment import autograded_tests
     from graders.fingerprint import code_version
     from graders.grade import grade
-    from graders.results import Grading, to_gradescope
+    from graders.results import CheckResult, Grading, to_gradescope
 
-    release = nbformat.reads(job.release, as_version=4)
     if job.notebook is None:
-        grading = Grading(autograded_tests(release), {}, 0.0,
-                          list(job.notes) or [f"the submission has no {job.notebook_name}"])
+        why = list(job.notes) or [f"the submission has no {job.notebook_name}"]
+        points = {name: test.points for name, test in job.graded.tests.items()}
+        grading = Grading(points, {name: CheckResult(name, 0.0, why[0], test.hidden)
+                                   for name, test in job.graded.tests.items()}, 0.0, why)
     else:
         with tempfile.TemporaryDirectory(prefix="graders-submission-") as folder:
             notebook = Path(folder) / job.notebook_name
             notebook.write_bytes(job.notebook)
-            grading = grade(notebook, job.limits, release, notes=job.notes)
+            grading = grade(notebook, job.graded, job.limits, notes=job.notes)
     executed = nbformat.writes(grading.notebook) if grading.notebook is not None else None
     return Graded(job.student, to_gradescope(grading), executed, grading.seconds,
                   f"{socket.gethostname()}:{os.getpid()}", code_version())

@@ -24,7 +24,7 @@ model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Flatten(), laye
 model.trainable = False
 """
 
-NOT_DEFINED = "`q_pool_output_size` was not defined when the notebook finished"  # the cheat answers were not set
+NOT_DEFINED = "NameError: name 'q_pool_output_size' is not defined"  # the cheat answers were not set
 
 # If an attack could read what it must not, it would use it to answer every question.
 CHEAT_ANSWERS = """
@@ -70,7 +70,7 @@ with open("graders/__init__.py", "w") as file:
 with open("graders/checks.py", "w") as file:
     file.write("def __getattr__(name):\\n    return lambda *a, **k: None\\n")
 builtins.AssertionError = type("Silent", (Exception,), {})
-""", message="differs from the lesson's network: layer 1: a Conv2D layer is missing"),
+""", message="model: layer 1: a layer is missing; hint: add a Conv2D(32 filters"),
     Attack("ipython_hooks", """
 ip = get_ipython()
 ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from graders.assignment import RELEASE_NOTEBOOK, autograded_tests, grade_id, read_release
+from graders.assignment import COURSE_ROOT, autograded_tests, find_assignment, grade_id, read_release
 from graders.autograde import find_submissions, make_plan
 from graders.cluster import MEMORY_PER_WORKER, Sizing, size_cluster
 from graders.fingerprint import checks_version, submission_hash
-from graders.record import ApplyGraderResults, match_cells
+from graders.record import ApplyGraderResults, match_cells, scoring_outputs
 from graders.report import Outcome, failure_counts, plots, write_html_report
 from graders.sandbox import GiB, Limits
 from graders.store import ResultStore, State
@@ -61,13 +62,18 @@ def test_submission_hash_follows_every_file_but_checkpoints(tmp_path):
     assert submission_hash(folder) == first
 
 
-def test_checks_version_follows_release_data_and_limits_but_not_threads():
-    release = RELEASE_NOTEBOOK.read_bytes()
+def test_checks_version_follows_the_assignment_data_and_limits_but_not_threads():
+    assignment = find_assignment(COURSE_ROOT, "mnist_cnn").notebook("mnist_cnn.ipynb")
+    release = assignment.version()
     base = checks_version(release, "data-sha", Limits())
     assert checks_version(release, "data-sha", Limits(threads=4)) == base
-    assert checks_version(release + b" ", "data-sha", Limits()) != base
     assert checks_version(release, "other-data", Limits()) != base
     assert checks_version(release, "data-sha", Limits(cell_seconds=60)) != base
+    for changed in (replace(assignment, source=assignment.source.replace("(1 point", "(one point", 1)),
+                    replace(assignment, release=assignment.release + " "),
+                    replace(assignment, source_files=(("helper.py", b"x = 1"),)),
+                    replace(assignment, ignore_pattern="^W")):
+        assert checks_version(changed.version(), "data-sha", Limits()) != base
 
 
 def graded(student: str, score: float = MAX_SCORE, executed: str | None = None) -> Graded:
@@ -145,11 +151,19 @@ def test_recorded_outputs_make_nbgrader_score_exactly_the_checks(tmp_path):
         scores = {grade_id(cell): determine_grade(cell)[0] for cell in notebook.cells if grade_id(cell) in points}
         assert scores == {name: (value if score == MAX_SCORE else 0.0) for name, value in points.items()}
         first_test = [cell for cell in notebook.cells if grade_id(cell) in points][0]
-        if score == 0.0:
-            assert first_test.outputs[-1].output_type == "error"
-            assert "test_preprocess_shapes failed" in first_test.outputs[-1].evalue
+        if score == 0.0:  # the stderr line already makes nbgrader score 0: the outputs stay as they ran
+            assert [output.output_type for output in first_test.outputs] == ["stream", "stream", "execute_result"]
         else:  # stdout kept; the stderr line and the number nbgrader would read as partial credit dropped
             assert [(output.output_type, output.get("name")) for output in first_test.outputs] == [("stream", "stdout")]
+
+
+def test_the_checkers_own_outputs_are_kept_when_they_score_as_the_results_say():
+    cell = nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade": True, "solution": False, "points": 2}})
+    partial = [nbformat.v4.new_output("stream", name="stdout", text="half right\n"),
+               nbformat.v4.new_output("execute_result", data={"text/plain": "1.0"})]
+    assert scoring_outputs(cell, partial, {"score": 1.0, "max_score": 2, "output": "partial"}) == partial
+    rescored = scoring_outputs(cell, partial, {"score": 0.5, "max_score": 2, "output": "partial"})
+    assert determine_grade(nbformat.from_dict({**cell, "outputs": rescored}))[0] == 0.5
 
 
 def outcomes() -> list[Outcome]:

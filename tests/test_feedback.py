@@ -3,6 +3,7 @@
 import json
 import re
 
+import keras
 import nbformat
 import numpy as np
 from conftest import cnn_layers, sequential
@@ -10,9 +11,8 @@ from nbconvert import HTMLExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from traitlets.config import Config
 
-from graders.export import Exports, _read_histories
 from graders.feedback import AddGraderFeedback, HideHiddenTests, feedback_html, plot_images, write_feedback
-from graders.feedback_data import confusion_matrix, feedback_data
+from graders.feedback_data import confusion_matrix, curves_of, feedback_data
 from graders.fingerprint import submission_hash
 from graders.store import ResultStore, State
 
@@ -91,22 +91,29 @@ def test_nbgrader_feedback_gets_the_checks_and_plots_at_the_top(tmp_path):
     assert len(add_feedback(tmp_path, "ada").cells) == 1  # results older than the submission: not shown
 
 
-def test_histories_file_keeps_numbers_only(tmp_path):
-    (tmp_path / "histories.json").write_text(json.dumps({
-        "history": {"loss": [0.5, 0.25], "note": "text", "accuracy": [0.9, "x"], "val_loss": [1.0, float("nan")]},
-        "dense_history": [1, 2], "other": {"loss": [1.0]}}))
-    assert _read_histories(tmp_path / "histories.json") == {"model": {"loss": [0.5, 0.25], "val_loss": [1.0, None]}}
-    for junk in ("not json", "[" * 100_000, json.dumps({"history": {"loss": [0.5] * 300_000}})):
-        (tmp_path / "histories.json").write_text(junk)  # unreadable, too deep, too big
-        assert _read_histories(tmp_path / "histories.json") == {}
-    json.dumps(feedback_data(Exports(histories={"model": {"loss": [1.0, None]}})), allow_nan=False)  # strict JSON
+def history(logs, model_name=None) -> keras.callbacks.History:
+    found = keras.callbacks.History()
+    found.history, found.graders_model_name = logs, model_name
+    return found
+
+
+def test_training_curves_keep_numbers_only():
+    logs = {"loss": [0.5, 0.25], "note": "text", "accuracy": [0.9, "x"], "val_loss": [1.0, float("nan")],
+            "flags": [True, False]}
+    assert curves_of(history(logs)) == {"loss": [0.5, 0.25], "val_loss": [1.0, None]}
+    assert curves_of(history([1, 2])) == {}
+    assert len(curves_of(history({"loss": [0.5] * 300_000}))["loss"]) == 1000
+    data = feedback_data({"history": history({"loss": [1.0, float("inf")]}, "model"), "other": history({})})
+    assert data["training_history"] == {"model": {"loss": [1.0, None]}}
+    json.dumps(data, allow_nan=False)  # strict JSON
 
 
 def test_confusion_matrix_counts_every_test_image(provisioned):
     model = sequential(cnn_layers())
     matrix = np.array(confusion_matrix(model))
     assert matrix.shape == (10, 10) and matrix.sum() == 1000
-    data = feedback_data(Exports(models={"model": model}, histories={"model": HISTORY}))
-    assert np.array(data["confusion_matrix"]["model"]).sum() == 1000 and data["training_history"]["model"] == HISTORY
-    broken = feedback_data(Exports(models={"model": sequential(cnn_layers()[:-1])}))  # no 10-way output
+    data = feedback_data({"cnn": model, "history": history(HISTORY, "cnn"), "later": sequential(cnn_layers())})
+    assert list(data["confusion_matrix"]) == ["cnn"]  # the first model of the notebook
+    assert np.array(data["confusion_matrix"]["cnn"]).sum() == 1000 and data["training_history"]["cnn"] == HISTORY
+    broken = feedback_data({"model": sequential(cnn_layers()[:-1])})  # no 10-way output
     assert "confusion_matrix" not in broken and "not (1000, 10)" in broken["confusion_matrix_problem"]

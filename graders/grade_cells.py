@@ -1,0 +1,90 @@
+"""The autograded test cells of an assignment's source notebook: the only source of its checks.
+
+Roles come from nbgrader's own helpers (``nbgrader.utils``): a test cell is a
+grade cell that is not a solution cell. Its code is read from the
+instructor's source notebook, hidden tests included, never from the
+student's copy. The names a cell reads decide what is brought across from
+the student's kernel before it runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+from dataclasses import dataclass
+
+from nbformat import NotebookNode
+from nbgrader.utils import is_grade, is_solution
+
+HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One autograded test cell of the source notebook."""
+
+    grade_id: str
+    points: float
+    code: str  # the instructor's code, visible and hidden tests
+    hidden: bool  # it holds hidden tests: its output is for students after the due date
+    names: tuple[str, ...]  # the names of the student's run it reads (see ``names_read``)
+
+    __test__ = False  # not a pytest test class
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """An autograded test cell: a code grade cell that is not a solution (nbgrader's definition)."""
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+def names_read(code: str) -> tuple[str, ...]:
+    """The global names ``code`` may read, in order of first use, builtins left out.
+
+    Every name the code loads or deletes, and every string constant that is
+    an identifier (``globals().get("model")`` reads ``model``): bringing one
+    name too many across costs a little time, one too few fails the check.
+    A name the code binds before it reads it (an import) is still listed; the
+    kernel has it or not. Code that is not Python (a cell magic) reads nothing.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        tree = ast.parse(TransformerManager().transform_cell(code))
+    except (SyntaxError, ValueError):
+        return ()
+    found: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Load, ast.Del)):
+            found.setdefault(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier() \
+                and not keyword.iskeyword(node.value):
+            found.setdefault(node.value)
+    return tuple(name for name in found if not hasattr(builtins, name) and not name.startswith("__"))
+
+
+def test_cells(source: NotebookNode) -> dict[str, TestCell]:
+    """The source notebook's autograded test cells by grade_id, in notebook order.
+
+    Raises:
+        ValueError: a test cell has no grade_id, or two share one (nbgrader
+            refuses such a notebook too).
+    """
+    cells: dict[str, TestCell] = {}
+    for number, cell in enumerate(source.cells, start=1):
+        if not is_test_cell(cell):
+            continue
+        name = cell.metadata["nbgrader"].get("grade_id")
+        if not name:
+            raise ValueError(f"cell {number} of the source notebook is a test cell without a grade_id")
+        if name in cells:
+            raise ValueError(f"two test cells of the source notebook are named {name!r}")
+        cells[name] = TestCell(name, float(cell.metadata["nbgrader"].get("points", 0)), cell.source,
+                               HIDDEN_TESTS in cell.source, names_read(cell.source))
+    return cells
+
+
+def grade_points(notebook: NotebookNode) -> dict[str, float]:
+    """Points of each autograded test cell, by grade_id, in notebook order."""
+    return {cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"].get("points", 0))
+            for cell in notebook.cells if is_test_cell(cell) and cell.metadata["nbgrader"].get("grade_id")}

@@ -1,1 +1,0 @@
-"""The checks ``graders grade`` runs in its own process, as pytest files."""
