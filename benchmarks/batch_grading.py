@@ -113,7 +113,8 @@ def main() -> None:
                     [str(SCRIPTS / "jupyter-execute"), "--timeout=3600", str(copy), "--output", str(folder / "bare")],
                     copy.parent, env))
                 overhead["graders_grade"].append(timed(
-                    [sys.executable, "-m", "graders", "grade", str(copy)], copy.parent, env))
+                    [sys.executable, "-m", "graders", "grade", str(copy), "--assignment", ASSIGNMENT, "--course",
+                     str(course)], copy.parent, env))
                 print(f"  (a) bare nbclient {overhead['bare_nbclient'][-1]:.1f} s, "
                       f"graders grade {overhead['graders_grade'][-1]:.1f} s", flush=True)
             if "b" in args.parts:

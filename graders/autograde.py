@@ -8,20 +8,19 @@ changed, or was graded by older checks, and records what the gradebook lacks.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from dask.distributed import as_completed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
 from graders.assignment import AssignmentError, find_assignment
 from graders.cluster import available_cores, dask_client, size_cluster, total_memory
-from graders.data import provisioned_path
+from graders.data import ENV_VAR, provisioned_path
 from graders.feedback import write_feedback
 from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
 from graders.locate import locate_notebook
@@ -118,8 +117,8 @@ class Batch:
         self.graded = notebooks[0]
         self.release = Path(coursedir.root) / coursedir.release_directory / assignment / self.graded.name
         self.submitted = Path(coursedir.root) / coursedir.submitted_directory
-        self.data = provisioned_path()
-        self.data_sha = file_sha(self.data)
+        self.data = provisioned_path() if os.environ.get(ENV_VAR) else None  # an assignment may need no data
+        self.data_sha = file_sha(self.data) if self.data is not None else "no data"
         self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)
         self.limits = Limits(**{**options.limits.__dict__, "threads": self.sizing.threads})
         self.version = checks_version(self.graded.version(), self.data_sha, self.limits)
@@ -145,7 +144,7 @@ class Batch:
                 self._advance(progress, task, student)
             if plan.grade:
                 self._grade(plan.grade, submissions, progress, task)
-        self._report(time.monotonic() - start)
+        self._report(time.monotonic() - start, did_work=bool(plan.grade or plan.record))
         return [self.outcomes[student] for student in sorted(self.outcomes)]
 
     def _progress(self, total: int) -> Progress:
@@ -170,12 +169,14 @@ class Batch:
         return jobs
 
     def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:
+        from dask.distributed import as_completed
+
         jobs = self._jobs(students, submissions)
         local_code = code_version()
         with dask_client(self.options.scheduler, self.sizing) as client:
             with warnings.catch_warnings():  # the data travels in the graph once, so that Dask can recompute it
                 warnings.simplefilter("ignore", UserWarning)
-                data = client.submit(carry_data, self.data.read_bytes(), pure=False)
+                data = client.submit(carry_data, self.data.read_bytes() if self.data else None, pure=False)
             futures = {client.submit(grade_job, job, data, retries=self.options.retries, pure=False): student
                        for student, job in jobs.items()}
             resubmitted: set[str] = set()
@@ -227,17 +228,20 @@ class Batch:
             return
         self.outcomes[student] = Outcome(student, status, results, state.seconds, _notes(results, error))
 
-    def _report(self, seconds: float) -> None:
+    def _report(self, seconds: float, did_work: bool = True) -> None:
+        """The table, ``grades.csv`` (always: manual grades change between runs) and ``report.html`` (unless the
+        run graded and recorded nothing and the last run's report is there: its figures are the same)."""
         outcomes = [self.outcomes[student] for student in sorted(self.outcomes)]
         counts = {status: sum(o.status == status for o in outcomes)
                   for status in ("graded", "recorded", "unchanged", "failed")}
         summary = (f"{len(outcomes)} submissions in {seconds:.1f} s: " +
                    ", ".join(f"{count} {status}" for status, count in counts.items()))
         self.console.print(outcomes_table(outcomes, f"{self.assignment}: graders autograde ({self.writer.db_url})"))
-        release_nb = nbformat.read(self.release, as_version=4)
         csv_path, html_path = self.output / "grades.csv", self.output / "report.html"
-        write_grades_csv(csv_path, self.writer.db_url, self.assignment, self.release.stem, grade_cells(release_nb))
-        write_html_report(html_path, self.assignment, outcomes, summary)
+        write_grades_csv(csv_path, self.writer.db_url, self.assignment, self.release.stem,
+                         grade_cells(self.graded.release_nb))
+        if did_work or not html_path.is_file():
+            write_html_report(html_path, self.assignment, outcomes, summary)
         self.console.print(summary)
         self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/ "
                            "(results.json, feedback.html, executed.ipynb)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import builtins
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -164,6 +165,9 @@ class CallBridge:
                    "unbind": unbind, "rebind": rebind}
         result_file = self.send(request)
         result = read_small_json(self.folder / result_file, MAX_DESCRIPTION_BYTES)
+        for stream, text in ((sys.stdout, result.get("stdout")), (sys.stderr, result.get("stderr"))):
+            if isinstance(text, str) and text:
+                stream.write(text)  # what the student's function printed: the test cell's output, as in nbgrader
         if "error" in result:
             error = result["error"]
             kind = getattr(builtins, str(error.get("type")), None)

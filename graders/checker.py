@@ -110,7 +110,10 @@ def run_cell(code: str, namespace: dict, points: float, ignore_pattern: str = ""
         message = evalue if ename == "AssertionError" and evalue else f"{ename}: {evalue}" if evalue else ename
     cell = nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade": True, "solution": False, "points": points}})
     cell.outputs = [nbformat.from_dict(output) for output in outputs]
-    score, max_score = determine_grade(cell)
+    try:
+        score, max_score = determine_grade(cell)
+    except ValueError as error:  # partial credit above the cell's points: nbgrader stops grading the notebook
+        score, max_score, message = 0.0, points, f"the cell's value cannot be its score: {error}"
     score = float(score or 0.0)
     if not message and score < max_score:
         on_stderr = any(output.get("name") == "stderr" for output in outputs)
@@ -201,7 +204,7 @@ class Checker:
         ours, theirs = Pipe()
         self.connection = ours
         self.log = tempfile.TemporaryFile()
-        code = ("import sys; from graders.checker import checker_main; "
+        code = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); from graders.checker import checker_main; "
                 "checker_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:])")
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid()), str(folder), ignore_pattern,
@@ -215,10 +218,17 @@ class Checker:
 
     def submit(self, index: int, code: str, points: float, description: str | None) -> None:
         """Hand a test cell to the checker (it runs after the cells handed before)."""
+        self.sent.append(index)
+        self._send(("run", {"index": index, "code": code, "points": points, "description": description}))
+
+    def _send(self, message) -> None:
+        """Send to the checker; if it is gone, every cell not done fails with that reason."""
         if self.failure:
             return
-        self.sent.append(index)
-        self.connection.send(("run", {"index": index, "code": code, "points": points, "description": description}))
+        try:
+            self.connection.send(message)
+        except OSError:
+            self._fail(f"the grader's checker stopped{self._log_tail()}")
 
     def _receive(self, timeout: float):
         if not self.connection.poll(timeout):
@@ -229,23 +239,19 @@ class Checker:
             return ("gone", None)
 
     def _fail(self, why: str) -> None:
-        self.failure = why
+        if self.failure is None:
+            self.failure = why
         self.process.kill()
 
-    def _handle(self, message, call: Callable[[dict], str] | None) -> None:
+    def _handle(self, message) -> None:
+        """A message of the checker's while the kernel takes no calls (between cells, or after the notebook)."""
         kind, payload = message[0], message[1:]
         if kind == "done":
             self.outcomes[payload[0]] = payload[1]
         elif kind == "feedback":
             self.feedback = payload[0]
         elif kind == "call":
-            if call is None:
-                self.connection.send(("refused", "the notebook has finished: the kernel takes no more calls"))
-            else:
-                try:
-                    self.connection.send(("reply", call(payload[0])))
-                except Exception as error:  # noqa: BLE001 (the kernel died or timed out: the check fails)
-                    self.connection.send(("refused", f"{type(error).__name__}: {error}"))
+            self._send(("refused", "the notebook has finished: the kernel takes no more calls"))
         elif kind == "gone":
             self._fail(f"the grader's checker stopped{self._log_tail()}")
 
@@ -254,12 +260,12 @@ class Checker:
         lines = [line for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
         return f": {lines[-1][:300]}" if lines else ""
 
-    def _wait(self, done: Callable[[], bool], call: Callable[[dict], str] | None, what: str) -> None:
+    def _wait(self, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.seconds_per_cell
         while not done() and not self.failure:
             message = self._receive(min(1.0, max(0.0, deadline - time.monotonic())))
             if message is not None:
-                self._handle(message, call)
+                self._handle(message)
                 if message[0] == "done":
                     deadline = time.monotonic() + self.seconds_per_cell
             elif time.monotonic() >= deadline:
@@ -269,7 +275,7 @@ class Checker:
                       call: Callable[[dict], Awaitable[str]]) -> None:
         """Run a test cell that calls into the kernel, serving its calls; return when it is done."""
         self.submit(index, code, points, description)
-        loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()  # the kernel's own messages wait while the checker works
         while index not in self.outcomes and not self.failure:
             message = await loop.run_in_executor(None, self._receive, self.seconds_per_cell)
             if message is None:
@@ -279,16 +285,16 @@ class Checker:
                     answer = ("reply", await call(message[1]))
                 except Exception as error:  # noqa: BLE001 (the kernel died or timed out: the check fails)
                     answer = ("refused", f"{type(error).__name__}: {str(error)[:300]}")
-                self.connection.send(answer)
+                self._send(answer)
             else:
-                self._handle(message, None)
+                self._handle(message)
 
     def finish(self, feedback_description: str | None) -> None:
         """Wait for every cell handed over, then the feedback data; then stop the process."""
-        self._wait(lambda: all(index in self.outcomes for index in self.sent), None, "the last test cells")
+        self._wait(lambda: all(index in self.outcomes for index in self.sent), "the last test cells")
         if feedback_description and not self.failure:
-            self.connection.send(("feedback", {"description": feedback_description}))
-            self._wait(lambda: self.feedback is not None, None, "the feedback's data")
+            self._send(("feedback", {"description": feedback_description}))
+            self._wait(lambda: self.feedback is not None, "the feedback's data")
         self.close()
 
     def outcome(self, index: int, points: float) -> CellOutcome | None:

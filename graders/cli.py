@@ -100,7 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def skip_slow_imports() -> None:
+    """jsonschema, which nbformat imports, builds the grammar of ``rfc3987-syntax`` when that is installed
+    (1.3 s), for the "iri" string formats that no notebook schema uses; without it, jsonschema skips them."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    skip_slow_imports()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
     os.environ["PATH"] = with_scripts_on_path(os.environ)["PATH"]
     args = build_parser().parse_args(argv)

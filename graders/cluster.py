@@ -16,8 +16,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dask.distributed import Client, LocalCluster
-
 from graders.sandbox import GiB, thread_environment
 
 MEMORY_PER_WORKER = 3 * GiB
@@ -59,12 +57,16 @@ def worker_environment(threads: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, sizing: Sizing) -> Iterator[Client]:
+def dask_client(scheduler: str | None, sizing: Sizing) -> Iterator:
     """A client of ``scheduler`` (``tcp://HOST:PORT``), or of a local cluster of ``sizing``."""
     if scheduler:
+        from dask.distributed import Client
+
         with Client(scheduler) as client:
             yield client
         return
+    from dask.distributed import Client, LocalCluster  # only when there is something to grade: a second
+
     with LocalCluster(n_workers=sizing.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.ERROR, env=worker_environment(sizing.threads)) as cluster, \
             Client(cluster) as client:

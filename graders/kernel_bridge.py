@@ -38,6 +38,7 @@ import sys
 MAX_NODES = 2_000_000  # items of plain data in one description
 MAX_TEXT = 64 << 20  # characters of text in one description
 MAX_MESSAGE = 4000  # characters of an exception's message sent back
+MAX_PRINTED = 100_000  # characters a call printed, on each stream, sent back
 
 
 class TooLarge(Exception):
@@ -285,10 +286,17 @@ class Bridge:
         The request may hide or replace names of the namespace while it runs
         (a test that deletes a function to see that another one calls it).
         """
+        import contextlib
+        import io
+
         with open(os.path.join(self.folder, request_file)) as file:
             request = json.load(file)
         namespace, missing, saved = self.namespace(), object(), {}
         result_file = os.path.join(self.folder, request["result"])
+        stdout, stderr = io.StringIO(), io.StringIO()  # what the call prints is the test cell's output, as in nbgrader
+        redirect = contextlib.ExitStack()
+        redirect.enter_context(contextlib.redirect_stdout(stdout))
+        redirect.enter_context(contextlib.redirect_stderr(stderr))
         try:
             for name in request.get("unbind", []):
                 saved.setdefault(name, namespace.get(name, missing))
@@ -314,11 +322,13 @@ class Bridge:
             result = {"error": {"type": self._builtin_type(error), "message": message,
                                 "student_type": self._type_name(error)}}
         finally:
+            redirect.close()
             for name, value in saved.items():
                 if value is missing:
                     namespace.pop(name, None)
                 else:
                     namespace[name] = value
+        result["stdout"], result["stderr"] = stdout.getvalue()[:MAX_PRINTED], stderr.getvalue()[:MAX_PRINTED]
         with open(result_file + ".partial", "w") as file:
             json.dump(result, file)
         os.replace(result_file + ".partial", result_file)

@@ -8,13 +8,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook, MissingEntry
 from rich.table import Table
 from rich.text import Text
 
 from graders.assignment import grade_id
-from graders.plots import plt, png_base64  # pyplot after the Agg backend is chosen
 
 
 @dataclass
@@ -110,6 +108,10 @@ def plots(outcomes: list[Outcome]) -> dict[str, str]:
     if not graded:
         return figures
     max_score = graded[0].results["max_score"]
+    from matplotlib.ticker import MaxNLocator
+
+    from graders.plots import plt, png_base64  # pyplot after the Agg backend is chosen: only when drawing
+
     figure, axes = plt.subplots(figsize=(6, 3))
     axes.hist([outcome.score for outcome in graded], bins=[x - 0.5 for x in range(int(max_score) + 2)],
               color="#4c72b0")

@@ -47,7 +47,7 @@ class Graded:
     code_version: str
 
 
-def carry_data(data: bytes) -> bytes:
+def carry_data(data: bytes | None) -> bytes | None:
     """The grader's data as the result of a Dask task. Unlike scattered data, a task's result is
     computed again when every worker holding it dies, so a killed worker never loses it."""
     return data
@@ -81,10 +81,13 @@ def limit_threads(threads: int | None) -> None:
         pass
 
 
-def grade_job(job: Job, data: bytes) -> Graded:
+def grade_job(job: Job, data: bytes | None) -> Graded:
     """Grade one submission in a sandbox; the scores are decided in this process."""
     limit_threads(job.limits.threads)
-    os.environ[ENV_VAR] = str(materialize_data(data, job.data_sha))
+    if data is not None:
+        os.environ[ENV_VAR] = str(materialize_data(data, job.data_sha))
+    else:
+        os.environ.pop(ENV_VAR, None)
     import nbformat
 
     from graders.fingerprint import code_version

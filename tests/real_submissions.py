@@ -126,7 +126,7 @@ REAL_SUBMISSIONS: tuple[RealSubmission, ...] = (
     RealSubmission("colab", lambda s, r: _one(text(colab(filled(s, r))))),
     RealSubmission("jupyterlab3", lambda s, r: _one(jupyterlab3(filled(s, r)))),
     RealSubmission(
-        "float64", fails=frozenset({"test_preprocess_shapes"}), message="should be float32, found float64",
+        "float64", fails=frozenset({"test_preprocess_shapes"}), message="train_images is float64, expected float32",
         files=lambda s, r: _one(text(filled(s, r, preprocess=solution_code(s)["preprocess"].replace(
             '"float32"', '"float64"'))))),
     RealSubmission(

@@ -267,13 +267,13 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
     assert (rows["bad_clock"]["score"], rows["bad_clock"]["late_penalty"]) == ("4", "4")  # a day late: all of it
     assert (rows["on_time"]["score"], rows["on_time"]["late_penalty"]) == ("4", "0")
 
-    # A stored result nbgrader cannot reproduce (partial credit: nbgrader scores a failed cell 0) is flagged.
+    # A stored result nbgrader cannot reproduce (a test cell renamed since the release) is flagged.
     store = ResultStore(course / "results" / ASSIGNMENT)
     results = store.results("bad_clock")
-    next(test for test in results["tests"] if test["name"] == "test_cnn_shapes")["score"] = 0.5
+    next(test for test in results["tests"] if test["name"] == "test_cnn_shapes")["name"] = "test_renamed"
     (store.student_folder("bad_clock") / "results.json").write_text(json.dumps(results))
-    with pytest.raises(RecordingError, match=r"disagrees with results.json .*test_cnn_shapes: gradebook 0.0, "
-                                              r"results.json 0.5"):
+    with pytest.raises(RecordingError, match=r"disagrees with results.json .*test_cnn_shapes: gradebook 1.0, "
+                                              r"results.json None"):
         GradebookWriter(course, ASSIGNMENT, store).record("bad_clock", folder, NOTEBOOK)
     with Gradebook(default_db_url(course)) as gradebook:
         grades = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "bad_clock").grades

@@ -17,7 +17,7 @@ from conftest import cnn_layers, functional, sequential
 from keras import layers
 
 from graders.bring_across import CallBridge, NotBroughtAcross, Rebuilder, Remote, namespace_for
-from graders.checker import run_cell
+from graders.checker import Checker, run_cell
 from graders.export import ArrayLike
 from graders.grade_cells import names_read
 
@@ -50,6 +50,12 @@ class Picky(ValueError):
 
 def picky():
     raise Picky("a subclass of ValueError")
+
+def noisy(x):
+    import sys
+    print("working on", x)
+    print("RuntimeWarning: overflow encountered", file=sys.stderr)  # as warnings.warn writes it in a kernel
+    return x
 '''
 
 
@@ -157,6 +163,14 @@ def test_the_students_functions_run_in_the_kernel_and_only_plain_data_comes_back
             attempt()
 
 
+def test_what_a_students_function_prints_during_a_test_is_that_cells_output(tmp_path):
+    """nbgrader scores a test cell with stderr output 0, also when a function it calls warns."""
+    rebuilt, _, _ = bring(tmp_path, student_namespace(), ["noisy"])
+    outcome = run_cell("assert noisy(2) == 2", rebuilt, 1)
+    assert outcome.score == 0 and "working on 2" in outcome.outputs[0]["text"]
+    assert "overflow encountered" in outcome.outputs[1]["text"] and outcome.outputs[1]["name"] == "stderr"
+
+
 def test_a_test_cell_that_deletes_a_students_function_is_seen_by_the_kernel(tmp_path):
     """nbgrader's documentation course checks that sum_of_squares calls squares by deleting squares."""
     code = '''
@@ -199,3 +213,24 @@ def test_names_read_by_a_test_cell():
             'del squares\nprint(len(x))')
     assert set(names_read(code)) == {"q", "check", "model", "dense_model", "squares", "x"}  # builtins left out
     assert names_read("def broken(:") == ()
+
+
+def test_a_checker_that_dies_fails_its_cells_with_the_reason(tmp_path):
+    """The instructor's code kills the checker process: that cell and the later ones fail, saying so."""
+    checker = Checker(tmp_path, [], tmp_path, seconds_per_cell=60)
+    checker.submit(1, "assert 1 == 1", 1, None)
+    checker.submit(2, "import os\nos._exit(3)", 1, None)
+    checker.submit(3, "assert True", 1, None)
+    checker.finish(None)
+    assert checker.outcome(1, 1).score == 1
+    for index in (2, 3):
+        outcome = checker.outcome(index, 1)
+        assert outcome.score == 0 and "the grader's checker stopped" in outcome.message
+    assert checker.outcome(4, 1) is None  # never handed over: the notebook stopped before it
+
+
+def test_a_check_that_runs_past_its_time_fails(tmp_path):
+    checker = Checker(tmp_path, [], tmp_path, seconds_per_cell=3)
+    checker.submit(1, "while True:\n    pass", 1, None)
+    checker.finish(None)
+    assert "did not finish within 3 s" in checker.outcome(1, 1).message

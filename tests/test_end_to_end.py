@@ -163,7 +163,7 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_cnn_architecture")
     assert "BEGIN HIDDEN TESTS" in cell.source  # nbgrader's own sanitizing: the gradebook's version of the cell
     (error,) = [output for output in cell.outputs if output.output_type == "error"]
-    assert "padding expected 'valid', found 'same'" in error.evalue
+    assert 'model: layer 1: padding differs; hint: use padding="valid"' in error.evalue  # the notebook's own check
     with open(results / "grades.csv") as stream:
         rows = {row["student"]: row for row in csv.DictReader(stream)}
     assert set(rows) == {sample.student for sample in SAMPLES} | set(BROKEN) | {r.student for r in REAL_SUBMISSIONS}
@@ -173,12 +173,12 @@ def test_batch_leaves_what_formgrader_feedback_and_export_need(batch):
     assert (results / "report.html").read_text().count("data:image/png") == 3
     nbgrader(batch_course, "generate_feedback", ASSIGNMENT, "--student", "padding_same")
     feedback = (batch_course / "feedback" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "padding expected" in feedback and "first difference" in feedback  # the check's message, the table
+    assert "padding differs" in feedback and "first difference" in feedback  # the check's message, the table
     assert_no_hidden_test_code(feedback)
     assert "Training curves" in feedback and "Confusion matrix (" in feedback
     assert feedback.count("data:image/png;base64") >= 2
     own = (results / "padding_same" / "feedback.html").read_text()  # the engine's own page
-    assert own.count("data:image/png;base64") == 2 and "padding expected" in own and "0 / 3" in own
+    assert own.count("data:image/png;base64") == 2 and "padding differs" in own and "0 / 3" in own
     assert_no_hidden_test_code(own)
     nbgrader(batch_course, "export", "--to", str(batch_course / "export.csv"))
     with open(batch_course / "export.csv") as stream:
