@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from graders.grade_cells import TestCell, grade_points, test_cells
+from graders.grade_cells import TestCell, grade_points, instructor_imports, modules_imported, test_cells
 
 # The kit's own course (this checkout): the MNIST lesson, for its samples, demo and tests.
 ASSIGNMENT = "mnist_cnn"
@@ -52,13 +52,19 @@ def _files_beside(folder: Path) -> tuple[tuple[str, bytes], ...]:
     """The files of an assignment folder other than notebooks (helper modules, images, small data), top level."""
     files, total = [], 0
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.is_file() and path.suffix != ".ipynb" and path.name not in IGNORED_FILES \
-                and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and path.suffix != ".ipynb"
+            and path.name not in IGNORED_FILES
+            and not path.name.startswith(".")
+        ):
             content = path.read_bytes()
             total += len(content)
             if total > MAX_HELPER_BYTES:
-                raise AssignmentError(f"the files beside the notebooks of {folder} exceed "
-                                      f"{MAX_HELPER_BYTES >> 20} MiB: provision large data separately")
+                raise AssignmentError(
+                    f"the files beside the notebooks of {folder} exceed "
+                    f"{MAX_HELPER_BYTES >> 20} MiB: provision large data separately"
+                )
             files.append((path.name, content))
     return tuple(files)
 
@@ -87,6 +93,16 @@ class GradedNotebook:
     def tests(self) -> dict[str, TestCell]:
         return test_cells(self.source_nb)
 
+    @cached_property
+    def modules(self) -> frozenset[str]:
+        """Modules the source notebook imports: the ones the checker imports when the kernel names them."""
+        return modules_imported(self.source_nb)
+
+    @cached_property
+    def imports(self) -> dict[str, str]:
+        """Names the source notebook's locked cells import, with the statement: the checker binds them itself."""
+        return instructor_imports(self.source_nb)
+
     def version(self) -> str:
         """sha256 of everything here that decides a score."""
         sha = hashlib.sha256()
@@ -97,8 +113,9 @@ class GradedNotebook:
         return sha.hexdigest()
 
 
-def load_notebook(source_folder: Path, release_folder: Path, name: str, assignment: str,
-                  ignore_pattern: str = "") -> GradedNotebook:
+def load_notebook(
+    source_folder: Path, release_folder: Path, name: str, assignment: str, ignore_pattern: str = ""
+) -> GradedNotebook:
     """One notebook of an assignment, read from its source and release folders.
 
     Raises:
@@ -107,13 +124,24 @@ def load_notebook(source_folder: Path, release_folder: Path, name: str, assignme
     """
     source, release = source_folder / name, release_folder / name
     if not source.is_file():
-        raise AssignmentError(f"the assignment {assignment!r} has no source notebook {source.name} in "
-                              f"{source_folder}: the test cells' code is read from it")
+        raise AssignmentError(
+            f"the assignment {assignment!r} has no source notebook {source.name} in "
+            f"{source_folder}: the test cells' code is read from it"
+        )
     if not release.is_file():
-        raise AssignmentError(f"the assignment {assignment!r} has no released {name} in {release_folder}: "
-                              f"run `nbgrader generate_assignment {assignment}`")
-    graded = GradedNotebook(assignment, name, source.read_text(), release.read_text(), _files_beside(source_folder),
-                            _files_beside(release_folder), ignore_pattern)
+        raise AssignmentError(
+            f"the assignment {assignment!r} has no released {name} in {release_folder}: "
+            f"run `nbgrader generate_assignment {assignment}`"
+        )
+    graded = GradedNotebook(
+        assignment,
+        name,
+        source.read_text(),
+        release.read_text(),
+        _files_beside(source_folder),
+        _files_beside(release_folder),
+        ignore_pattern,
+    )
     try:
         graded.tests  # noqa: B018 (read now: a broken source fails here, with its reason)
     except ValueError as error:
@@ -162,12 +190,15 @@ def find_assignment(course: Path, name: str) -> Assignment:
     release = root / coursedir.release_directory / name
     if not source.is_dir():
         known = sorted(p.name for p in (root / coursedir.source_directory).glob("*") if p.is_dir())
-        raise AssignmentError(f"the course {root} has no assignment {name!r} in {coursedir.source_directory}/ "
-                              f"(it has: {', '.join(known) or 'none'})")
+        raise AssignmentError(
+            f"the course {root} has no assignment {name!r} in {coursedir.source_directory}/ "
+            f"(it has: {', '.join(known) or 'none'})"
+        )
     ignore = config.IgnorePattern
     pattern = str(ignore.get("pattern", "")) if ignore.get("enabled", False) else ""
     assignment = Assignment(name, source, release, pattern)
     if not assignment.notebook_names:
-        raise AssignmentError(f"no released notebook of {name!r} in {release}: "
-                              f"run `nbgrader generate_assignment {name}`")
+        raise AssignmentError(
+            f"no released notebook of {name!r} in {release}: run `nbgrader generate_assignment {name}`"
+        )
     return assignment

@@ -19,15 +19,17 @@ from __future__ import annotations
 import base64
 import builtins
 import importlib
+import inspect
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from graders.export import ArrayLike, load_model_safely, read_small_json
+from graders.export import ArrayLike, create_for_kernel, load_model_safely, open_written, read_small_json
 
-MAX_DESCRIPTION_BYTES = 256 << 20
+MAX_DESCRIPTION_BYTES = 64 << 20
 
 
 class NotBroughtAcross(Exception):
@@ -78,9 +80,11 @@ class Remote:
         raise TypeError(f"{self._label} stays in the student's kernel: the grader cannot set its attributes")
 
     def _refuse(self, *args, **kwargs):
-        raise TypeError(f"{self._label} is an object of type {self._type} that stays in the student's kernel: "
-                        "the grader can call it and read its attributes, but not compare, test, convert or "
-                        "combine it; a check should compare plain values (numbers, strings, lists, arrays)")
+        raise TypeError(
+            f"{self._label} is an object of type {self._type} that stays in the student's kernel: "
+            "the grader can call it and read its attributes, but not compare, test, convert or "
+            "combine it; a check should compare plain values (numbers, strings, lists, arrays)"
+        )
 
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __iter__ = _refuse
     __getitem__ = __add__ = __radd__ = __sub__ = __mul__ = __truediv__ = __float__ = __int__ = _refuse
@@ -129,20 +133,31 @@ class CallBridge:
         if kind in (list, tuple, set, frozenset):
             return {"k": kind.__name__, "v": [self.describe(item, depth + 1) for item in value]}
         if kind is dict:
-            return {"k": "dict", "v": [[self.describe(k, depth + 1), self.describe(v, depth + 1)]
-                                       for k, v in value.items()]}
+            return {
+                "k": "dict",
+                "v": [[self.describe(k, depth + 1), self.describe(v, depth + 1)] for k, v in value.items()],
+            }
         if isinstance(value, np.generic) and value.dtype.kind in "biufcUS":
             item = value.item()
-            return {"k": "npscalar", "dtype": value.dtype.str,
-                    "v": repr(item) if isinstance(item, (float, complex))
-                    else base64.b64encode(item).decode() if isinstance(item, bytes) else item}
+            return {
+                "k": "npscalar",
+                "dtype": value.dtype.str,
+                "v": repr(item)
+                if isinstance(item, (float, complex))
+                else base64.b64encode(item).decode()
+                if isinstance(item, bytes)
+                else item,
+            }
         if isinstance(value, (np.ndarray, ArrayLike)) and np.asarray(value).dtype.kind in "biufcUS":
             self.counter += 1
-            file = f"argument-{self.counter}.npy"
-            np.save(self.folder / file, np.asarray(value), allow_pickle=False)
+            file = f"argument-{os.getpid()}-{self.counter}.npy"
+            with create_for_kernel(self.folder / file) as stream:
+                np.save(stream, np.asarray(value), allow_pickle=False)
             return {"k": "ndarray", "file": file}
-        raise NotBroughtAcross(f"an argument of type {kind.__module__}.{kind.__qualname__} cannot be sent to the "
-                               "student's function: only plain data, arrays and the student's own objects can")
+        raise NotBroughtAcross(
+            f"an argument of type {kind.__module__}.{kind.__qualname__} cannot be sent to the "
+            "student's function: only plain data, arrays and the student's own objects can"
+        )
 
     def _changes(self) -> tuple[list[str], dict]:
         """Names of the student's that the test cell deleted, and those it bound to another sendable value."""
@@ -159,10 +174,15 @@ class CallBridge:
 
     def request(self, target: Remote, op: str, attr: str = "", args=(), kwargs=None):
         unbind, rebind = self._changes()
-        request = {"target": object.__getattribute__(target, "_handle"), "op": op, "attr": attr,
-                   "args": [self.describe(item) for item in args],
-                   "kwargs": {str(key): self.describe(item) for key, item in (kwargs or {}).items()},
-                   "unbind": unbind, "rebind": rebind}
+        request = {
+            "target": object.__getattribute__(target, "_handle"),
+            "op": op,
+            "attr": attr,
+            "args": [self.describe(item) for item in args],
+            "kwargs": {str(key): self.describe(item) for key, item in (kwargs or {}).items()},
+            "unbind": unbind,
+            "rebind": rebind,
+        }
         result_file = self.send(request)
         result = read_small_json(self.folder / result_file, MAX_DESCRIPTION_BYTES)
         for stream, text in ((sys.stdout, result.get("stdout")), (sys.stderr, result.get("stderr"))):
@@ -181,14 +201,23 @@ class CallBridge:
 class Rebuilder:
     """Rebuilds descriptions (``kernel_bridge``'s table) as checker objects, with notes on how models were read."""
 
-    def __init__(self, folder: Path, bridge: CallBridge, models: dict | None = None):
+    def __init__(
+        self, folder: Path, bridge: CallBridge, models: dict | None = None, modules: frozenset[str] = frozenset()
+    ):
         self.folder, self.bridge = folder, bridge
+        self.modules = modules  # top-level modules that may be imported by name (the assignment's own imports)
         self.models = models if models is not None else {}  # file -> loaded model, shared by the cells
         self.notes: list[str] = []
 
+    def _importable(self, module: str) -> bool:
+        """Whether a module the kernel names may be imported here: the kernel chooses the name, and importing a
+        module runs its code. Modules this process has imported already (importing them runs nothing), and
+        those the assignment's source notebook imports, by their full name."""
+        return module in sys.modules or module in self.modules
+
     def _array(self, file: str) -> np.ndarray:
-        path = self.folder / Path(file).name
-        return np.load(path, allow_pickle=False)
+        with open_written(self.folder / Path(file).name) as stream:
+            return np.load(stream, allow_pickle=False)
 
     def rebuild(self, description: dict, label: str):
         kind = description.get("k")
@@ -232,8 +261,9 @@ class Rebuilder:
                     model, notes = load_model_safely(self.folder / file)
                 except Exception as error:  # noqa: BLE001 (any failure is the submission's)
                     reason = str(error).splitlines()[0][:400] if str(error) else ""
-                    self.models[file] = Unavailable(label, f"it could not be loaded safely: "
-                                                           f"{type(error).__name__}: {reason}")
+                    self.models[file] = Unavailable(
+                        label, f"it could not be loaded safely: {type(error).__name__}: {reason}"
+                    )
                 else:
                     self.models[file] = model
                     self.notes.extend(f"{label}: {note}" for note in notes)
@@ -248,16 +278,30 @@ class Rebuilder:
             history.graders_model_name = description.get("model_name")  # the kernel's name of the model it trained
             return history
         if kind == "module":
+            name = str(description["name"])
+            if not self._importable(name):
+                return Unavailable(label, f"the module {name!r} is not one the assignment's notebook imports")
             try:
-                return importlib.import_module(str(description["name"]))
+                return importlib.import_module(name)
             except Exception as error:  # noqa: BLE001
-                return Unavailable(label, f"the module {description['name']!r} cannot be imported by the grader "
-                                          f"({type(error).__name__})")
+                return Unavailable(
+                    label, f"the module {name!r} cannot be imported by the grader ({type(error).__name__})"
+                )
         if kind == "import":
             try:
-                value = importlib.import_module(str(description["module"]))
-                for part in str(description["qualname"]).split("."):
+                module, qualname = str(description["module"]), str(description["qualname"])
+                if not self._importable(module):
+                    raise ImportError("not one of the assignment's modules")
+                value = importlib.import_module(module)
+                for part in qualname.split("."):
                     value = getattr(value, part)
+                # Only a function or class that is what its name says: an instance found by that path (an
+                # always-equal object such as unittest.mock.ANY) is never brought across.
+                if (
+                    not (isinstance(value, type) or inspect.isroutine(value) or isinstance(value, np.ufunc))
+                    or getattr(value, "__qualname__", None) != qualname
+                ):
+                    raise ImportError("not a function or class of that name")
                 return value
             except Exception:  # noqa: BLE001 (not importable here: it stays in the kernel)
                 return Remote(self.bridge, description["handle"], str(description["module"]), label)
@@ -278,13 +322,13 @@ def namespace_for(path: Path, rebuilder: Rebuilder) -> dict:
     """The test cell's namespace: each name the kernel described, rebuilt (``Unavailable`` where it failed)."""
     found = read_description(path)
     namespace = {}
-    types = found.get("types") or {}
-    for name, reason in (found.get("problems") or {}).items():
+    types, problems, names = (found.get(key) for key in ("types", "problems", "names"))
+    types = types if isinstance(types, dict) else {}
+    for name, reason in (problems if isinstance(problems, dict) else {}).items():
         namespace[str(name)] = Unavailable(str(name), f"{reason} (an object of type {types.get(name, '?')})")
-    for name, description in (found.get("names") or {}).items():
+    for name, description in (names if isinstance(names, dict) else {}).items():
         try:
             namespace[str(name)] = rebuilder.rebuild(description, str(name))
-        except (NotBroughtAcross, KeyError, ValueError, TypeError, OSError) as error:
+        except (Exception, SystemExit) as error:  # noqa: BLE001 (the kernel wrote it: whatever is wrong with it costs only it)
             namespace[str(name)] = Unavailable(str(name), str(error)[:400] or type(error).__name__)
     return namespace
-

@@ -99,14 +99,18 @@ def run_cell(code: str, namespace: dict, points: float, ignore_pattern: str = ""
         if text:
             outputs.append(nbformat.v4.new_output("stream", name=name, text=text[:MAX_OUTPUT]))
     if error is None and value is not None:
-        outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": _display_text(value)},
-                                              execution_count=None))
+        outputs.append(
+            nbformat.v4.new_output("execute_result", data={"text/plain": _display_text(value)}, execution_count=None)
+        )
     message = ""
     if error is not None:
         ename = type(error).__name__
         evalue = str(error)[:MAX_OUTPUT]
-        outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue,
-                                              traceback=[f"{ename}: {evalue}" if evalue else ename]))
+        outputs.append(
+            nbformat.v4.new_output(
+                "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}" if evalue else ename]
+            )
+        )
         message = evalue if ename == "AssertionError" and evalue else f"{ename}: {evalue}" if evalue else ename
     cell = nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade": True, "solution": False, "points": points}})
     cell.outputs = [nbformat.from_dict(output) for output in outputs]
@@ -117,8 +121,11 @@ def run_cell(code: str, namespace: dict, points: float, ignore_pattern: str = ""
     score = float(score or 0.0)
     if not message and score < max_score:
         on_stderr = any(output.get("name") == "stderr" for output in outputs)
-        message = ("it wrote to stderr, which nbgrader counts as a failure" if on_stderr
-                   else f"partial credit: {score:g} of {max_score:g}")
+        message = (
+            "it wrote to stderr, which nbgrader counts as a failure"
+            if on_stderr
+            else f"partial credit: {score:g} of {max_score:g}"
+        )
     return CellOutcome(score, float(max_score), [dict(output) for output in outputs], message)
 
 
@@ -140,7 +147,7 @@ def _kernel_call(connection: Connection, request: dict) -> str:
     return answer
 
 
-def checker_main(fd: int, parent: int, folder: str, ignore_pattern: str, paths: list[str]) -> None:
+def checker_main(fd: int, parent: int, folder: str, ignore_pattern: str, modules: list[str], paths: list[str]) -> None:
     """The checker process: run cells as the grader sends them, until told to stop."""
     _set_parent_death_signal(parent)
     sys.path[:0] = paths
@@ -158,11 +165,13 @@ def checker_main(fd: int, parent: int, folder: str, ignore_pattern: str, paths: 
         if kind == "stop":
             return
         bridge = CallBridge(folder_path, lambda request: _kernel_call(connection, request))
-        rebuilder = Rebuilder(folder_path, bridge, models)
+        rebuilder = Rebuilder(folder_path, bridge, models, frozenset(filter(None, modules)))
         description = folder_path / job["description"] if job.get("description") else None
         try:
-            namespace = namespace_for(description, rebuilder) if description and description.is_file() else {}
-        except (ValueError, OSError, RecursionError) as error:
+            namespace = namespace_for(description, rebuilder) if description else {}
+            if job.get("preamble"):  # the instructor's own modules for the names the locked cells import
+                exec(job["preamble"], namespace)  # noqa: S102 (import statements of the source notebook)
+        except (Exception, SystemExit) as error:  # noqa: BLE001 (the kernel wrote it: the cell fails, not the checker)
             namespace, problem = {}, f"the kernel's description of the objects could not be read: {error}"
         else:
             problem = None
@@ -195,31 +204,63 @@ class Checker:
     ``folder`` is the sandbox's exports folder, where the kernel writes its
     descriptions; ``paths`` go first on the checker's ``sys.path`` (the
     assignment's source folder, so a test cell imports the instructor's
-    helper modules); ``cwd`` is where test cells run (the submission's folder).
+    helper modules); ``cwd`` is where test cells run (the submission's folder). ``modules`` are the top-level
+    modules the checker imports when the kernel names them (those the assignment's source notebook imports).
     """
 
-    def __init__(self, folder: Path, paths: list[Path], cwd: Path, seconds_per_cell: float, ignore_pattern: str = ""):
+    def __init__(
+        self,
+        folder: Path,
+        paths: list[Path],
+        cwd: Path,
+        seconds_per_cell: float,
+        ignore_pattern: str = "",
+        modules: frozenset[str] = frozenset(),
+    ):
         self.folder = folder
         self.seconds_per_cell = seconds_per_cell
         ours, theirs = Pipe()
         self.connection = ours
         self.log = tempfile.TemporaryFile()
-        code = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); from graders.checker import checker_main; "
-                "checker_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:])")
+        code = (
+            "import sys; sys.modules.setdefault('rfc3987_syntax', None); from graders.checker import checker_main; "
+            "checker_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), "
+            "sys.argv[6:])"
+        )
+        # -I: neither the working folder (the sandbox, which the student's kernel writes) nor PYTHONPATH is on
+        # sys.path, so no module the kernel wrote can be imported by the checker.
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid()), str(folder), ignore_pattern,
-             *map(str, paths)],
-            pass_fds=[theirs.fileno()], cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                code,
+                str(theirs.fileno()),
+                str(os.getpid()),
+                str(folder),
+                ignore_pattern,
+                ",".join(sorted(modules)),
+                *map(str, paths),
+            ],
+            pass_fds=[theirs.fileno()],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+        )
         theirs.close()
         self.sent: list[int] = []
         self.outcomes: dict[int, CellOutcome] = {}
         self.feedback: dict | None = None
         self.failure: str | None = None
 
-    def submit(self, index: int, code: str, points: float, description: str | None) -> None:
-        """Hand a test cell to the checker (it runs after the cells handed before)."""
+    def submit(self, index: int, code: str, points: float, description: str | None, preamble: str = "") -> None:
+        """Hand a test cell to the checker (it runs after the cells handed before). ``preamble`` (the
+        instructor's imports of names the cell reads) runs first, over the objects brought across."""
         self.sent.append(index)
-        self._send(("run", {"index": index, "code": code, "points": points, "description": description}))
+        self._send(
+            ("run", {"index": index, "code": code, "points": points, "description": description, "preamble": preamble})
+        )
 
     def _send(self, message) -> None:
         """Send to the checker; if it is gone, every cell not done fails with that reason."""
@@ -271,10 +312,17 @@ class Checker:
             elif time.monotonic() >= deadline:
                 self._fail(f"the grader's check of {what} did not finish within {self.seconds_per_cell:g} s")
 
-    async def run_now(self, index: int, code: str, points: float, description: str | None,
-                      call: Callable[[dict], Awaitable[str]]) -> None:
+    async def run_now(
+        self,
+        index: int,
+        code: str,
+        points: float,
+        description: str | None,
+        call: Callable[[dict], Awaitable[str]],
+        preamble: str = "",
+    ) -> None:
         """Run a test cell that calls into the kernel, serving its calls; return when it is done."""
-        self.submit(index, code, points, description)
+        self.submit(index, code, points, description, preamble)
         loop = asyncio.get_running_loop()  # the kernel's own messages wait while the checker works
         while index not in self.outcomes and not self.failure:
             message = await loop.run_in_executor(None, self._receive, self.seconds_per_cell)
@@ -319,8 +367,17 @@ class Checker:
 
 def needs_kernel(description: Path) -> bool:
     """Whether a description holds an object that stays in the kernel (the cell then calls into it)."""
-    try:
-        return '"k": "remote"' in description.read_text()
-    except OSError:
-        return False
+    from graders.bring_across import MAX_DESCRIPTION_BYTES
+    from graders.export import read_small_json
 
+    def remote(value, depth: int = 0) -> bool:
+        if depth > 200:
+            return True
+        if isinstance(value, dict):
+            return value.get("k") == "remote" or any(remote(item, depth + 1) for item in value.values())
+        return isinstance(value, list) and any(remote(item, depth + 1) for item in value)
+
+    try:
+        return remote(read_small_json(description, MAX_DESCRIPTION_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return False

@@ -23,6 +23,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from graders.checker import Checker, needs_kernel
+from graders.export import create_for_kernel
 from graders.grade_cells import TestCell, is_test_cell
 from graders.sandbox import Limits, Sandbox
 
@@ -102,7 +103,8 @@ class LimitedClient(NotebookClient):
     """nbclient with a notebook deadline and an output budget."""
 
     def __init__(self, notebook: NotebookNode, labels: list[str], limits: Limits, report: ExecutionReport,
-                 sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell], **kwargs):
+                 sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell], imports: dict[str, str],
+                 **kwargs):
         super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
                          error_on_timeout={"ename": "CellTimeoutError", "evalue": "cell timed out",
                                            "traceback": ["CellTimeoutError: the grader's cell time limit was reached"]},
@@ -111,7 +113,7 @@ class LimitedClient(NotebookClient):
         self.deadline = time.monotonic() + limits.notebook_seconds
         self.cell_bytes: dict[int, int] = {}
         self.total_bytes = 0
-        self.sandbox, self.checker, self.tests = sandbox, checker, tests
+        self.sandbox, self.checker, self.tests, self.imports = sandbox, checker, tests, imports
         self.not_brought: dict[int, str] = {}  # test cell index -> why its objects could not be brought across
         self.calls = 0
 
@@ -164,10 +166,12 @@ class LimitedClient(NotebookClient):
         if not description.is_file():
             self.not_brought[cell_index] = problem or "the kernel did not describe them"
             return
+        preamble = "\n".join(self.imports[name] for name in test.names if name in self.imports)
         if needs_kernel(description):
-            await self.checker.run_now(cell_index, test.code, test.points, description.name, self._kernel_call)
+            await self.checker.run_now(cell_index, test.code, test.points, description.name, self._kernel_call,
+                                       preamble)
         else:
-            self.checker.submit(cell_index, test.code, test.points, description.name)
+            self.checker.submit(cell_index, test.code, test.points, description.name, preamble)
 
     async def _kernel_call(self, request: dict) -> str:
         """Run one of the checker's calls in the kernel; the name of the file holding its result."""
@@ -175,8 +179,8 @@ class LimitedClient(NotebookClient):
         name = f"call-{self.calls}"
         request = {**request, "result": f"{name}-result.json"}
         path = self.sandbox.exports / f"{name}.json"
-        path.write_text(json.dumps(request))
-        path.chmod(0o644)
+        with create_for_kernel(path) as stream:  # never through a link the kernel planted
+            stream.write(json.dumps(request).encode())
         problem = await self._run_grader_code(f"__graders__.call({path.name!r})", self.current_index)
         if not (self.sandbox.exports / request["result"]).is_file():
             raise RuntimeError(problem or "the kernel gave no result")
@@ -211,11 +215,13 @@ class Executed:
     final: str | None  # the description of the last cell's objects, for the feedback
 
 
-def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell]) -> Executed:
-    """Run ``notebook`` in ``sandbox``, handing each test cell's turn to ``checker``."""
+def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell],
+            imports: dict[str, str] | None = None) -> Executed:
+    """Run ``notebook`` in ``sandbox``, handing each test cell's turn to ``checker``; ``imports`` are the
+    statements of names the checker binds itself (``GradedNotebook.imports``)."""
     report = ExecutionReport()
     instrumented, labels = instrument(notebook, sandbox)
-    client = LimitedClient(instrumented, labels, sandbox.limits, report, sandbox, checker, tests,
+    client = LimitedClient(instrumented, labels, sandbox.limits, report, sandbox, checker, tests, imports or {},
                            kernel_manager_class=sandbox.kernel_manager_class(),
                            resources={"metadata": {"path": str(sandbox.root)}})
     start = time.monotonic()

@@ -11,7 +11,9 @@ are size-limited.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -120,6 +122,10 @@ def load_model_safely(path: Path) -> tuple[object, list[str]]:
 
     found: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="graders-model-") as folder:
+        private = Path(folder) / "submitted.keras"  # a private copy: the kernel's file may change or be a link
+        with open_written(path) as source, open(private, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        path = private
         try:
             with zipfile.ZipFile(path) as archive:
                 if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
@@ -149,9 +155,34 @@ def load_model_safely(path: Path) -> tuple[object, list[str]]:
     return model, notes
 
 
+def open_written(path: Path):
+    """A file the kernel wrote, opened for reading only if it is a regular file and no link (``O_NOFOLLOW``):
+    as root, a link planted in the sandbox must not lead the grader to another submission's files.
+
+    Raises:
+        OSError: it is a link, missing, or not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def read_small_json(path: Path, limit: int = MAX_JSON_BYTES):
-    """A JSON file the kernel wrote: refused when over ``limit`` bytes (ValueError)."""
-    size = path.stat().st_size
-    if size > limit:
-        raise ValueError(f"{path.name} is {size:,} bytes, more than {limit:,}")
-    return json.loads(path.read_text())
+    """A JSON file the kernel wrote: refused when over ``limit`` bytes (ValueError) or not a regular file (OSError)."""
+    with open_written(path) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path.name} is more than {limit:,} bytes")
+    return json.loads(data)
+
+
+def create_for_kernel(path: Path):
+    """A new file for the kernel to read, never through a link the kernel planted there (``O_EXCL | O_NOFOLLOW``).
+
+    Raises:
+        FileExistsError: something already has that name.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")

@@ -29,12 +29,12 @@ NOT_REACHED = "the notebook stopped before this test cell"
 
 def failure_output(message: str) -> dict:
     """The error output that makes nbgrader score a test cell 0, with the reason."""
-    return dict(nbformat.v4.new_output("error", ename="GradingError", evalue=message,
-                                       traceback=[f"GradingError: {message}"]))
+    return dict(
+        nbformat.v4.new_output("error", ename="GradingError", evalue=message, traceback=[f"GradingError: {message}"])
+    )
 
 
-def _outcomes(executed: Executed, checker: Checker, graded: GradedNotebook) -> tuple[dict[str, CellOutcome],
-                                                                                     list[str]]:
+def _outcomes(executed: Executed, checker: Checker, graded: GradedNotebook) -> tuple[dict[str, CellOutcome], list[str]]:
     """Each test cell's outcome by grade_id, and the test cells the engine could not run at all."""
     outcomes, errors = {}, []
     stopped = next((event for event in executed.report.events), "")
@@ -49,22 +49,29 @@ def _outcomes(executed: Executed, checker: Checker, graded: GradedNotebook) -> t
             continue
         outcome = checker.outcome(index, test.points)
         if outcome is None and index in executed.not_brought:
-            outcome = CellOutcome(0.0, test.points, [], "the objects this cell reads could not be brought across "
-                                                        f"from the notebook: {executed.not_brought[index]}")
+            outcome = CellOutcome(
+                0.0,
+                test.points,
+                [],
+                "the objects this cell reads could not be brought across "
+                f"from the notebook: {executed.not_brought[index]}",
+            )
         elif outcome is None:
             outcome = CellOutcome(0.0, test.points, [], f"{NOT_REACHED}{': ' + stopped if stopped else ''}")
         if checker.failure and index in checker.sent and index not in checker.outcomes:
             errors.append(f"test cell {name!r}: {checker.failure}")
-        if outcome.score < test.points and not any(o.get("output_type") == "error" for o in outcome.outputs) \
-                and not outcome.outputs:
+        if (
+            outcome.score < test.points
+            and not any(o.get("output_type") == "error" for o in outcome.outputs)
+            and not outcome.outputs
+        ):
             outcome.outputs = [failure_output(outcome.message)]
         outcomes[name] = outcome
         cell.outputs = [nbformat.from_dict(output) for output in outcome.outputs]
     return outcomes, errors
 
 
-def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None,
-          notes: tuple[str, ...] = ()) -> Grading:
+def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None, notes: tuple[str, ...] = ()) -> Grading:
     """Grade one submitted notebook as ``graded`` (a notebook of an assignment).
 
     The kernel runs the student's cells in a sandbox; each autograded test
@@ -90,27 +97,50 @@ def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None,
             sandbox.add_bytes(content, name)
         if data is not None:
             sandbox.add_file(data, "mnist.npz")
-        checker = Checker(sandbox.exports, [Path(source)], sandbox.root, limits.cell_seconds, graded.ignore_pattern)
+        checker = Checker(
+            sandbox.exports, [Path(source)], sandbox.root, limits.cell_seconds, graded.ignore_pattern, graded.modules
+        )
         try:
-            executed = execute(prepared.notebook, sandbox, checker, graded.tests)
+            executed = execute(prepared.notebook, sandbox, checker, graded.tests, graded.imports)
             checker.finish(executed.final)
             outcomes, errors = _outcomes(executed, checker, graded)
         finally:
             checker.close()
-        isolation = [] if sandbox.user is not None else [
-            "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
-            "network isolation (resource limits and checks outside the kernel still apply)"]
-    checks = {name: CheckResult(name, outcome.score, outcome.message, hidden.get(name, False), outcome.outputs)
-              for name, outcome in outcomes.items() if name in points}
+        isolation = (
+            []
+            if sandbox.user is not None
+            else [
+                "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
+                "network isolation (resource limits and checks outside the kernel still apply)"
+            ]
+        )
+    checks = {
+        name: CheckResult(name, outcome.score, outcome.message, hidden.get(name, False), outcome.outputs)
+        for name, outcome in outcomes.items()
+        if name in points
+    }
     for name in points:
         if name not in checks:  # a test cell of the source the release lacks
             errors.append(f"test cell {name!r} of the source is not in the released {graded.name}")
             checks[name] = CheckResult(name, 0.0, "the release has no such test cell", hidden[name])
     read_notes = list(dict.fromkeys(note for outcome in outcomes.values() for note in outcome.notes))
-    events = [*notes, *isolation, *prepared.notes, *executed.report.events, *read_notes,
-              *(f"grader error: {error}" for error in errors)]
-    return Grading(points, checks, time.monotonic() - start, events, without_grader_cells(executed.notebook),
-                   checker.feedback or {}, errors)
+    events = [
+        *notes,
+        *isolation,
+        *prepared.notes,
+        *executed.report.events,
+        *read_notes,
+        *(f"grader error: {error}" for error in errors),
+    ]
+    return Grading(
+        points,
+        checks,
+        time.monotonic() - start,
+        events,
+        without_grader_cells(executed.notebook),
+        checker.feedback or {},
+        errors,
+    )
 
 
 def graded_notebook_for(path: Path, assignment: str | None, course: Path | None) -> GradedNotebook:
@@ -134,20 +164,25 @@ def graded_notebook_for(path: Path, assignment: str | None, course: Path | None)
                 course = course or Path(*parts[:at])
                 assignment = assignment or parts[at + 2]
     if assignment is None:
-        raise AssignmentError(f"{path.name}: name its assignment with --assignment (the path is not "
-                              "COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb)")
+        raise AssignmentError(
+            f"{path.name}: name its assignment with --assignment (the path is not "
+            "COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb)"
+        )
     found = find_assignment(course or Path.cwd(), assignment)
     names = found.notebook_names
     if path.name in names:
         return found.notebook(path.name)
     if len(names) == 1:
         return found.notebook(names[0])
-    raise AssignmentError(f"{path.name} is not one of the notebooks of {assignment} ({', '.join(names)}): "
-                          "name the file as it was released")
+    raise AssignmentError(
+        f"{path.name} is not one of the notebooks of {assignment} ({', '.join(names)}): "
+        "name the file as it was released"
+    )
 
 
-def grade_command(notebook: Path, output: Path | None, limits: Limits, assignment: str | None = None,
-                  course: Path | None = None) -> int:
+def grade_command(
+    notebook: Path, output: Path | None, limits: Limits, assignment: str | None = None, course: Path | None = None
+) -> int:
     """The CLI verb: print the table, write results.json; 0 whenever grading itself worked."""
     graded = graded_notebook_for(notebook, assignment, course)
     grading = grade(notebook, graded, limits)

@@ -57,10 +57,64 @@ def names_read(code: str) -> tuple[str, ...]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Load, ast.Del)):
             found.setdefault(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier() \
-                and not keyword.iskeyword(node.value):
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.isidentifier()
+            and not keyword.iskeyword(node.value)
+        ):
             found.setdefault(node.value)
     return tuple(name for name in found if not hasattr(builtins, name) and not name.startswith("__"))
+
+
+def _imports(notebook: NotebookNode, locked_only: bool):
+    """Each import statement of the notebook's code cells (of its locked cells only, if asked), one per name."""
+    for cell in notebook.cells:
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or (locked_only and not (nbgrader.get("locked") and not nbgrader.get("solution"))):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                yield from (ast.Import(names=[alias]) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                yield from (
+                    ast.ImportFrom(module=node.module, names=[alias], level=0)
+                    for alias in node.names
+                    if alias.name != "*"
+                )
+
+
+def modules_imported(notebook: NotebookNode) -> frozenset[str]:
+    """Every module the notebook's code cells may import, by full name, with the packages above it
+    (``import matplotlib.pyplot``: ``matplotlib``, ``matplotlib.pyplot``; ``from keras import layers``:
+    ``keras``, and ``keras.layers`` in case it is a module); relative imports left out."""
+    found = set()
+    for node in _imports(notebook, locked_only=False):
+        names = (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        )
+        for name in names:
+            parts = name.split(".")
+            found.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+    return frozenset(found)
+
+
+def instructor_imports(notebook: NotebookNode) -> dict[str, str]:
+    """The import statement of each name the notebook's locked cells import (``np``: ``import numpy as np``).
+
+    A test cell reading such a name gets the instructor's module, whatever the student's kernel bound to it.
+    """
+    found = {}
+    for node in _imports(notebook, locked_only=True):
+        alias = node.names[0]
+        found[alias.asname or alias.name.split(".")[0]] = ast.unparse(node)
+    return found
 
 
 def test_cells(source: NotebookNode) -> dict[str, TestCell]:
@@ -79,12 +133,20 @@ def test_cells(source: NotebookNode) -> dict[str, TestCell]:
             raise ValueError(f"cell {number} of the source notebook is a test cell without a grade_id")
         if name in cells:
             raise ValueError(f"two test cells of the source notebook are named {name!r}")
-        cells[name] = TestCell(name, float(cell.metadata["nbgrader"].get("points", 0)), cell.source,
-                               HIDDEN_TESTS in cell.source, names_read(cell.source))
+        cells[name] = TestCell(
+            name,
+            float(cell.metadata["nbgrader"].get("points", 0)),
+            cell.source,
+            HIDDEN_TESTS in cell.source,
+            names_read(cell.source),
+        )
     return cells
 
 
 def grade_points(notebook: NotebookNode) -> dict[str, float]:
     """Points of each autograded test cell, by grade_id, in notebook order."""
-    return {cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"].get("points", 0))
-            for cell in notebook.cells if is_test_cell(cell) and cell.metadata["nbgrader"].get("grade_id")}
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"].get("points", 0))
+        for cell in notebook.cells
+        if is_test_cell(cell) and cell.metadata["nbgrader"].get("grade_id")
+    }

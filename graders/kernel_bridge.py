@@ -100,15 +100,24 @@ class Bridge:
         return handle
 
     def _remote(self, value):
-        return {"k": "remote", "handle": self._handle(value), "type": self._type_name(value),
-                "callable": callable(value), "name": str(getattr(value, "__qualname__", ""))[:200]}
+        return {
+            "k": "remote",
+            "handle": self._handle(value),
+            "type": self._type_name(value),
+            "callable": callable(value),
+            "name": str(getattr(value, "__qualname__", ""))[:200],
+        }
 
     def _write_array(self, name, value, kind):
         import numpy
 
-        key = (id(value), value.shape, str(value.dtype), float(value.ravel()[::9973].sum())
-               if value.dtype.kind in "biuf" and value.size else 0.0,
-               value.ravel()[-1].item() if value.size and value.dtype.kind in "biuf" else None)
+        key = (
+            id(value),
+            value.shape,
+            str(value.dtype),
+            float(value.ravel()[::9973].sum()) if value.dtype.kind in "biuf" and value.size else 0.0,
+            value.ravel()[-1].item() if value.size and value.dtype.kind in "biuf" else None,
+        )
         cached = self.files.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -158,48 +167,83 @@ class Bridge:
             return {"k": "bytes", "v": base64.b64encode(value).decode()}
         if kind in (list, tuple, set, frozenset):
             items = sorted(value, key=repr) if kind in (set, frozenset) else value
-            return {"k": kind.__name__, "v": [self.describe(item, f"{name}[{i}]", budget)
-                                              for i, item in enumerate(items)]}
+            return {
+                "k": kind.__name__,
+                "v": [self.describe(item, f"{name}[{i}]", budget) for i, item in enumerate(items)],
+            }
         if kind is dict:
-            return {"k": "dict", "v": [[self.describe(key, f"{name}.key", budget),
-                                        self.describe(item, f"{name}[{i}]", budget)]
-                                       for i, (key, item) in enumerate(value.items())]}
+            return {
+                "k": "dict",
+                "v": [
+                    [self.describe(key, f"{name}.key", budget), self.describe(item, f"{name}[{i}]", budget)]
+                    for i, (key, item) in enumerate(value.items())
+                ],
+            }
         if isinstance(value, numpy.generic) and kind.__module__ == "numpy" and value.dtype.kind in "biufcUS":
             item = value.item()
-            return {"k": "npscalar", "dtype": value.dtype.str, "v": repr(item) if isinstance(item, (float, complex))
-                    else base64.b64encode(item).decode() if isinstance(item, bytes) else item}
+            return {
+                "k": "npscalar",
+                "dtype": value.dtype.str,
+                "v": repr(item)
+                if isinstance(item, (float, complex))
+                else base64.b64encode(item).decode()
+                if isinstance(item, bytes)
+                else item,
+            }
         if kind is numpy.ndarray and value.dtype.kind in "biufcUS":
             return {"k": "ndarray", "file": self._write_array(name, value, None)}
-        if kind.__module__.startswith("tensorflow") and callable(getattr(value, "numpy", None)) \
-                and hasattr(value, "dtype") and hasattr(value, "shape"):
+        if (
+            kind.__module__.startswith("tensorflow")
+            and callable(getattr(value, "numpy", None))
+            and hasattr(value, "dtype")
+            and hasattr(value, "shape")
+        ):
             array = numpy.asarray(value.numpy())
             if array.dtype.kind in "biufcUS":
-                return {"k": "tensor", "file": self._write_array(name, array, "tensor"),
-                        "type": self._type_name(value)}
+                return {"k": "tensor", "file": self._write_array(name, array, "tensor"), "type": self._type_name(value)}
         if self._is_model(value):
             return {"k": "model", "file": self._write_model(name, value), "handle": self._handle(value)}
         if self._is_history(value):
             history = getattr(value, "history", {})
             trained = getattr(value, "model", None)
-            model_name = next((key for key, item in list(self.namespace().items())
-                               if item is trained and trained is not None and not key.startswith("_")), None)
-            return {"k": "history", "model_name": model_name,
-                    "history": self.describe(history if type(history) is dict else {}, name + ".history", budget),
-                    "params": self.describe(dict(getattr(value, "params", None) or {}), name + ".params", budget),
-                    "epoch": self.describe(list(getattr(value, "epoch", []) or []), name + ".epoch", budget),
-                    "handle": self._handle(value)}
+            model_name = next(
+                (
+                    key
+                    for key, item in list(self.namespace().items())
+                    if item is trained and trained is not None and not key.startswith("_")
+                ),
+                None,
+            )
+            return {
+                "k": "history",
+                "model_name": model_name,
+                "history": self.describe(history if type(history) is dict else {}, name + ".history", budget),
+                "params": self.describe(dict(getattr(value, "params", None) or {}), name + ".params", budget),
+                "epoch": self.describe(list(getattr(value, "epoch", []) or []), name + ".epoch", budget),
+                "handle": self._handle(value),
+            }
         if kind.__name__ == "module" and kind.__module__ == "builtins":
-            return {"k": "module", "name": str(value.__name__), "own": self._own_module(value),
-                    "handle": self._handle(value)}
-        if (hasattr(value, "__array__") or kind is memoryview) and not callable(value) \
-                and kind.__module__ != "__main__":
+            return {
+                "k": "module",
+                "name": str(value.__name__),
+                "own": self._own_module(value),
+                "handle": self._handle(value),
+            }
+        if (
+            (hasattr(value, "__array__") or kind is memoryview)
+            and not callable(value)
+            and kind.__module__ != "__main__"
+        ):
             try:
                 array = numpy.asarray(value)
             except Exception:
                 array = None
             if array is not None and array.dtype.kind in "biufcUS":
-                return {"k": "arraylike", "file": self._write_array(name, array, "arraylike"),
-                        "type": self._type_name(value)}
+                return {
+                    "k": "arraylike",
+                    "file": self._write_array(name, array, "arraylike"),
+                    "type": self._type_name(value),
+                }
         module = sys.modules.get(getattr(value, "__module__", None) or "")
         qualname = getattr(value, "__qualname__", None)
         if callable(value) and isinstance(qualname, str) and module is not None and not self._own_module(module):
@@ -210,8 +254,7 @@ class Bridge:
             except Exception:
                 found = None
             if found is value:  # exactly what importing it gives: the grader imports its own copy
-                return {"k": "import", "module": module.__name__, "qualname": qualname,
-                        "handle": self._handle(value)}
+                return {"k": "import", "module": module.__name__, "qualname": qualname, "handle": self._handle(value)}
         return self._remote(value)
 
     def bring(self, index, names):
@@ -231,15 +274,24 @@ class Bridge:
                 problems[name] = f"it could not be read: {type(error).__name__}: {str(error)[:300]}"
         path = os.path.join(self.folder, f"bring-{index}.json")
         with open(path + ".partial", "w") as file:
-            json.dump({"names": described, "problems": problems, "types": {
-                name: self._type_name(namespace[name]) for name in problems}}, file)
+            json.dump(
+                {
+                    "names": described,
+                    "problems": problems,
+                    "types": {name: self._type_name(namespace[name]) for name in problems},
+                },
+                file,
+            )
         os.replace(path + ".partial", path)
 
     def bring_all(self, index):
         """Describe every Keras model and ``History`` of the namespace (for the feedback's plots)."""
         namespace = self.namespace()
-        names = [name for name, value in list(namespace.items()) if not name.startswith("_")
-                 and (self._is_model(value) or self._is_history(value))]
+        names = [
+            name
+            for name, value in list(namespace.items())
+            if not name.startswith("_") and (self._is_model(value) or self._is_history(value))
+        ]
         self.bring(index, names)
 
     # -- calls ---------------------------------------------------------------------------------------
@@ -319,8 +371,9 @@ class Bridge:
                 message = f"(the message of a {type(error).__name__} could not be read)"
             if not isinstance(error, Exception):
                 message = f"{type(error).__name__}: {message}"
-            result = {"error": {"type": self._builtin_type(error), "message": message,
-                                "student_type": self._type_name(error)}}
+            result = {
+                "error": {"type": self._builtin_type(error), "message": message, "student_type": self._type_name(error)}
+            }
         finally:
             redirect.close()
             for name, value in saved.items():

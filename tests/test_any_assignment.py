@@ -31,7 +31,11 @@ CONFIG = 'c = get_config()\nc.CourseDirectory.course_id = "tiny-course"\n'
 CELLS = [
     ("markdown", "intro", None, "# Softmax, a layer and a question"),
     ("code", "setup", "locked", "import numpy as np\nimport keras"),
-    ("code", "softmax", "solution", '''def softmax(z):
+    (
+        "code",
+        "softmax",
+        "solution",
+        '''def softmax(z):
     """Softmax over the last axis of a 2-D array; ValueError for any other shape."""
     ### BEGIN SOLUTION
     z = np.asarray(z, dtype=float)
@@ -39,8 +43,13 @@ CELLS = [
         raise ValueError(f"expected a 2-D array, found {z.ndim}-D")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-    ### END SOLUTION'''),
-    ("code", "test_softmax", 2, '''out = softmax(np.array([[0.0, 0.0], [1.0, 1.0]]))
+    ### END SOLUTION''',
+    ),
+    (
+        "code",
+        "test_softmax",
+        2,
+        """out = softmax(np.array([[0.0, 0.0], [1.0, 1.0]]))
 assert np.allclose(out, 0.5), f"expected 0.5 everywhere, found {out}"
 ### BEGIN HIDDEN TESTS
 big = softmax(np.array([[1000.0, 0.0]]))
@@ -51,20 +60,40 @@ except ValueError:
     pass
 else:
     raise AssertionError("softmax of a 1-D array should raise ValueError")
-### END HIDDEN TESTS'''),
-    ("code", "model", "solution", '''### BEGIN SOLUTION
+### END HIDDEN TESTS""",
+    ),
+    (
+        "code",
+        "model",
+        "solution",
+        """### BEGIN SOLUTION
 model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, activation="softmax")])
-### END SOLUTION'''),
-    ("code", "test_model", 1, '''assert [type(layer).__name__ for layer in model.layers] == ["Dense"]
+### END SOLUTION""",
+    ),
+    (
+        "code",
+        "test_model",
+        1,
+        """assert [type(layer).__name__ for layer in model.layers] == ["Dense"]
 ### BEGIN HIDDEN TESTS
 assert model.count_params() == 15, f"expected 15 parameters, found {model.count_params()}"
-### END HIDDEN TESTS'''),
+### END HIDDEN TESTS""",
+    ),
     ("code", "answer", "solution", "### BEGIN SOLUTION\nq_outputs = 3\n### END SOLUTION"),
-    ("code", "test_answer", 1, '''assert isinstance(q_outputs, (int, np.integer))
+    (
+        "code",
+        "test_answer",
+        1,
+        """assert isinstance(q_outputs, (int, np.integer))
 ### BEGIN HIDDEN TESTS
 assert q_outputs == 3
-### END HIDDEN TESTS'''),
-    ("code", "test_partial", 2, '''# one point per property: nbgrader reads a number left as the value as partial credit
+### END HIDDEN TESTS""",
+    ),
+    (
+        "code",
+        "test_partial",
+        2,
+        """# one point per property: nbgrader reads a number left as the value as partial credit
 ### BEGIN HIDDEN TESTS
 passed = [np.allclose(softmax(np.array([[1.0, 1.0]])), 0.5)]
 try:
@@ -73,24 +102,33 @@ try:
 except ValueError:
     passed.append(True)
 float(sum(passed))
-### END HIDDEN TESTS'''),
+### END HIDDEN TESTS""",
+    ),
 ]
-WRONG = {"softmax": "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)",
-         "model": 'model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(4)])',
-         "answer": "q_outputs = np.int64(3)"}
+WRONG = {
+    "softmax": "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)",
+    "model": "model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(4)])",
+    "answer": "q_outputs = np.int64(3)",
+}
 
 
 def source_notebook() -> nbformat.NotebookNode:
     cells = []
     for kind, grade_id, role, source in CELLS:
-        metadata = {"grade_id": grade_id, "grade": isinstance(role, int), "solution": role == "solution",
-                    "locked": role in ("locked",) or isinstance(role, int), "schema_version": 3}
+        metadata = {
+            "grade_id": grade_id,
+            "grade": isinstance(role, int),
+            "solution": role == "solution",
+            "locked": role in ("locked",) or isinstance(role, int),
+            "schema_version": 3,
+        }
         if isinstance(role, int):
             metadata["points"] = role
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
         cells.append(make(source, metadata={"nbgrader": metadata}))
-    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    return nbformat.v4.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
 
 
 def run(command: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
@@ -111,8 +149,10 @@ def submission(release: nbformat.NotebookNode, answers: dict[str, str]) -> nbfor
 
 def scores(course: Path, db: str) -> dict[str, dict[str, float]]:
     with Gradebook(db) as gradebook:
-        return {s.student_id: {g.name: g.auto_score for g in s.notebooks[0].grades if g.name.startswith("test_")}
-                for s in gradebook.assignment_submissions(ASSIGNMENT)}
+        return {
+            s.student_id: {g.name: g.auto_score for g in s.notebooks[0].grades if g.name.startswith("test_")}
+            for s in gradebook.assignment_submissions(ASSIGNMENT)
+        }
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +166,11 @@ def graded(tmp_path_factory):
         nbformat.write(source_notebook(), course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
         run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"], course)
         release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-        solution = {grade_id: re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n?", "", source)
-                    for _, grade_id, role, source in CELLS if role == "solution"}
+        solution = {
+            grade_id: re.sub(r"(?m)^\s*### (BEGIN|END) SOLUTION\n?", "", source)
+            for _, grade_id, role, source in CELLS
+            if role == "solution"
+        }
         for student, answers in (("solution", solution), ("wrong", WRONG), ("untouched", {})):
             folder = course / "submitted" / student / ASSIGNMENT
             folder.mkdir(parents=True)
@@ -154,7 +197,11 @@ def test_grade_of_one_file_reads_the_assignment_from_its_path(graded):
     _, _, results = graded
     tests = {test["name"]: test for test in results["tests"]}
     assert {name: test["score"] for name, test in tests.items()} == {
-        "test_softmax": 0, "test_model": 0, "test_answer": 1, "test_partial": 1}
+        "test_softmax": 0,
+        "test_model": 0,
+        "test_answer": 1,
+        "test_partial": 1,
+    }
     assert "softmax overflows" in tests["test_softmax"]["output"]  # the hidden test's own message
     assert "expected 15 parameters, found 20" in tests["test_model"]["output"]
     assert tests["test_softmax"]["visibility"] == "after_due_date"

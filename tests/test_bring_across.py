@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import keras
+import nbformat
 import numpy as np
 import pytest
 from conftest import cnn_layers, functional, sequential
@@ -19,9 +20,9 @@ from keras import layers
 from graders.bring_across import CallBridge, NotBroughtAcross, Rebuilder, Remote, namespace_for
 from graders.checker import Checker, run_cell
 from graders.export import ArrayLike
-from graders.grade_cells import names_read
+from graders.grade_cells import instructor_imports, modules_imported, names_read
 
-STUDENT_CODE = '''
+STUDENT_CODE = """
 def squares(n):
     if n < 1:
         raise ValueError("n must be at least 1")
@@ -56,7 +57,7 @@ def noisy(x):
     print("working on", x)
     print("RuntimeWarning: overflow encountered", file=sys.stderr)  # as warnings.warn writes it in a kernel
     return x
-'''
+"""
 
 
 def kernel_bridge(folder: Path, namespace: dict):
@@ -98,10 +99,20 @@ def test_plain_data_arrays_and_numpy_scalars_come_back_as_they_were(tmp_path):
     import tensorflow as tf
 
     images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
-    namespace = {"count": np.int64(3), "ratio": np.float32(0.5), "nan": float("nan"), "big": 10**30,
-                 "text": "relu", "raw": b"\x00\x01", "table": {(1, 2): [1.5, None, True], "k": {3, 1}},
-                 "images": images, "tensor": tf.constant(images), "arrays": (images, np.zeros(3)),
-                 "view": memoryview(np.arange(4.0)), "labels": np.array(["cat", "dog"])}
+    namespace = {
+        "count": np.int64(3),
+        "ratio": np.float32(0.5),
+        "nan": float("nan"),
+        "big": 10**30,
+        "text": "relu",
+        "raw": b"\x00\x01",
+        "table": {(1, 2): [1.5, None, True], "k": {3, 1}},
+        "images": images,
+        "tensor": tf.constant(images),
+        "arrays": (images, np.zeros(3)),
+        "view": memoryview(np.arange(4.0)),
+        "labels": np.array(["cat", "dog"]),
+    }
     rebuilt, _, _ = bring(tmp_path, namespace, namespace)
     assert type(rebuilt["count"]) is np.int64 and rebuilt["count"] == 3
     assert type(rebuilt["ratio"]) is np.float32 and rebuilt["ratio"] == 0.5
@@ -130,8 +141,11 @@ def test_models_load_safely_and_histories_keep_their_curves(tmp_path):
     history.history, history.epoch = {"loss": [0.5, 0.25]}, [0, 1]
     model = functional(cnn_layers())
     history.set_model(model)
-    namespace = {"model": model, "history": history,
-                 "lambda_model": sequential([layers.Lambda(lambda x: x), layers.Flatten(), layers.Dense(10)])}
+    namespace = {
+        "model": model,
+        "history": history,
+        "lambda_model": sequential([layers.Lambda(lambda x: x), layers.Flatten(), layers.Dense(10)]),
+    }
     rebuilt, _, _ = bring(tmp_path, namespace, namespace)
     assert isinstance(rebuilt["model"], keras.Model) and rebuilt["model"].count_params() == model.count_params()
     assert rebuilt["history"].history == {"loss": [0.5, 0.25]} and rebuilt["history"].graders_model_name == "model"
@@ -173,7 +187,7 @@ def test_what_a_students_function_prints_during_a_test_is_that_cells_output(tmp_
 
 def test_a_test_cell_that_deletes_a_students_function_is_seen_by_the_kernel(tmp_path):
     """nbgrader's documentation course checks that sum_of_squares calls squares by deleting squares."""
-    code = '''
+    code = """
 orig_squares = squares
 del squares
 try:
@@ -184,7 +198,7 @@ else:
     raise AssertionError("sum_of_squares does not use squares")
 finally:
     squares = orig_squares
-'''
+"""
     namespace = student_namespace()
     rebuilt, _, _ = bring(tmp_path, namespace, names_read(code))
     assert run_cell(code, rebuilt, 0.5).score == 0.5
@@ -202,15 +216,18 @@ def test_cells_are_scored_by_nbgraders_rules():
     assert failed.outputs[-1]["ename"] == "AssertionError"
     assert run_cell("0.5", {}, 2).score == 0.5  # a number left as the cell's value: partial credit
     assert run_cell("import sys\nprint('careful', file=sys.stderr)", {}, 1).score == 0  # stderr fails a cell
-    assert run_cell("import sys\nprint('W1129 x.cc:1] log', file=sys.stderr)", {}, 1,
-                    ignore_pattern=r"^W\d{4}").score == 1  # unless the course's IgnorePattern drops it
+    assert (
+        run_cell("import sys\nprint('W1129 x.cc:1] log', file=sys.stderr)", {}, 1, ignore_pattern=r"^W\d{4}").score == 1
+    )  # unless the course's IgnorePattern drops it
     assert run_cell("raise SystemExit(0)", {}, 1).score == 0
     assert run_cell("%time x = 1", {}, 1).message.startswith("NameError")  # magics need IPython, as in a kernel
 
 
 def test_names_read_by_a_test_cell():
-    code = ('from graders import checks\nassert isinstance(q, int)\ncheck(model, globals().get("dense_model"))\n'
-            'del squares\nprint(len(x))')
+    code = (
+        'from graders import checks\nassert isinstance(q, int)\ncheck(model, globals().get("dense_model"))\n'
+        "del squares\nprint(len(x))"
+    )
     assert set(names_read(code)) == {"q", "check", "model", "dense_model", "squares", "x"}  # builtins left out
     assert names_read("def broken(:") == ()
 
@@ -234,3 +251,80 @@ def test_a_check_that_runs_past_its_time_fails(tmp_path):
     checker.submit(1, "while True:\n    pass", 1, None)
     checker.finish(None)
     assert "did not finish within 3 s" in checker.outcome(1, 1).message
+
+
+def test_the_checker_never_imports_what_the_kernel_wrote_in_its_folder(tmp_path):
+    """The sandbox folder is the checker's working folder (test cells open files there), never on its sys.path."""
+    (tmp_path / "planted.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    (tmp_path / "numpy.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    checker = Checker(tmp_path, [], tmp_path, seconds_per_cell=60)
+    checker.submit(1, "import planted", 1, None)
+    checker.submit(2, "import numpy\nassert numpy.__file__.endswith('__init__.py')\nopen('planted.py').read()", 1, None)
+    checker.finish(None)
+    assert checker.outcome(1, 1).message == "ModuleNotFoundError: No module named 'planted'"
+    assert checker.outcome(2, 1).score == 1 and not (tmp_path / "ran").exists()
+
+
+def test_only_the_assignments_own_modules_are_imported_by_name(tmp_path):
+    chosen = type(np)("not_imported_anywhere")  # the kernel names a module the grader never imported
+
+    namespace = {"chosen": chosen, "np": np}
+    bridge = kernel_bridge(tmp_path, namespace)
+    bridge.bring(0, ["chosen", "np"])
+    rebuilt = namespace_for(
+        tmp_path / "bring-0.json", Rebuilder(tmp_path, CallBridge(tmp_path, None), modules=frozenset({"os"}))
+    )
+    assert rebuilt["np"] is np  # numpy: the grader's own
+    with pytest.raises(NotBroughtAcross, match="'not_imported_anywhere' is not one the assignment's notebook"):
+        rebuilt["chosen"].loads(b"")
+    locked = {"nbgrader": {"locked": True, "solution": False, "grade": False, "grade_id": "setup"}}
+    source = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import os.path\nfrom keras import layers\nfrom . import local\nimport numpy as np", metadata=locked
+            ),
+            nbformat.v4.new_code_cell("import pandas as pd", metadata={"nbgrader": {"solution": True}}),
+        ]
+    )
+    assert modules_imported(source) == {"os", "os.path", "keras", "keras.layers", "numpy", "pandas"}
+    assert instructor_imports(source) == {
+        "os": "import os.path",
+        "layers": "from keras import layers",
+        "np": "import numpy as np",
+    }  # the student's own imports are theirs
+
+
+def test_an_instance_is_never_imported_by_name_and_the_instructors_imports_win(tmp_path):
+    """unittest.mock.ANY equals anything: a description naming it stays a Remote; a fake `np` is replaced."""
+    rebuilder = Rebuilder(tmp_path, CallBridge(tmp_path, None), modules=frozenset({"unittest", "unittest.mock"}))
+    found = rebuilder.rebuild({"k": "import", "module": "unittest.mock", "qualname": "ANY", "handle": "h-1"}, "x")
+    assert isinstance(found, Remote)
+    with pytest.raises(TypeError, match="stays in the student's kernel"):
+        assert found == 42
+    from types import SimpleNamespace
+
+    namespace = {"np": SimpleNamespace(allclose=lambda *args: True)}  # a student's stand-in for NumPy
+    kernel_bridge(tmp_path, namespace).bring(1, ["np"])
+    checker = Checker(tmp_path, [], tmp_path, seconds_per_cell=60)
+    checker.submit(
+        1,
+        "assert np.__name__ == 'numpy'\nassert not np.allclose(1, 2)",
+        1,
+        "bring-1.json",
+        preamble="import numpy as np",
+    )
+    checker.finish(None)
+    assert checker.outcome(1, 1).score == 1
+
+
+def test_files_the_kernel_planted_as_links_are_neither_written_nor_read(tmp_path):
+    from graders.export import create_for_kernel, open_written
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("another student's work")
+    (tmp_path / "call-1.json").symlink_to(secret)
+    with pytest.raises(FileExistsError):
+        create_for_kernel(tmp_path / "call-1.json")
+    with pytest.raises(OSError):
+        open_written(tmp_path / "call-1.json")
+    assert secret.read_text() == "another student's work"

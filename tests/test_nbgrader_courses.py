@@ -41,13 +41,13 @@ ALWAYS_EQUAL = '''class AlwaysEqual(list):
 def squares(n):
     """Returns an object that equals anything."""
     return AlwaysEqual()'''
-PATCHED_BUILTIN = '''import builtins
+PATCHED_BUILTIN = """import builtins
 builtins.ValueError = RuntimeError  # the tests' `except ValueError` now catches the wrong error
 
 def squares(n):
     if n < 1:
         raise RuntimeError("n must be >= 1")
-    return [i ** 2 for i in range(1, n + 1)]'''
+    return [i ** 2 for i in range(1, n + 1)]"""
 SKIPPED_TESTS = """# an IPython hook: every later cell, the test cells too, runs as an empty cell
 get_ipython().input_transformers_cleanup.append(lambda lines: [])
 
@@ -79,7 +79,8 @@ def stock_scores(course: Path, assignment: str) -> dict[tuple[str, str], dict[st
             for notebook in submission.notebooks:
                 ids = autograded_ids(course, assignment, notebook.name)
                 scores[submission.student_id, notebook.name] = {
-                    grade.name: grade.auto_score for grade in notebook.grades if grade.name in ids}
+                    grade.name: grade.auto_score for grade in notebook.grades if grade.name in ids
+                }
     return scores
 
 
@@ -130,8 +131,10 @@ def with_cheat(honest: Path, target: Path, cells: dict[str, str]) -> Path:
 def documentation_course(tmp_path_factory):
     root = tmp_path_factory.mktemp("docs")
     source = {path.name: path for path in (USER_GUIDE / "source" / "ps1").iterdir()}
-    submissions = {student: {path.name: path for path in (USER_GUIDE / "submitted" / student / "ps1").iterdir()}
-                   for student in ("bitdiddle", "hacker")}
+    submissions = {
+        student: {path.name: path for path in (USER_GUIDE / "submitted" / student / "ps1").iterdir()}
+        for student in ("bitdiddle", "hacker")
+    }
     honest = USER_GUIDE / "submitted" / "hacker" / "ps1" / "problem1.ipynb"
     for student, cells in CHEATS.items():
         submissions[student] = {"problem1.ipynb": with_cheat(honest, root / f"{student}.ipynb", cells)}
@@ -144,8 +147,12 @@ def test_the_documentation_course_is_graded_cell_for_cell_like_stock_nbgrader(do
     for student in ("bitdiddle", "hacker"):
         for notebook in ("problem1", "problem2"):
             assert ours[student, notebook] == stock[student, notebook], (student, notebook)
-    assert ours["hacker", "problem1"] == {"correct_squares": 1.0, "squares_invalid_input": 1.0,
-                                          "correct_sum_of_squares": 0.5, "sum_of_squares_uses_squares": 0.5}
+    assert ours["hacker", "problem1"] == {
+        "correct_squares": 1.0,
+        "squares_invalid_input": 1.0,
+        "correct_sum_of_squares": 0.5,
+        "sum_of_squares_uses_squares": 0.5,
+    }
     assert ours["bitdiddle", "problem1"]["correct_squares"] == 0.0  # his squares is wrong: a check that can fail
 
 
@@ -155,7 +162,8 @@ def test_a_cheat_earns_no_more_than_its_honest_twin_where_stock_nbgrader_is_fool
     cheated, twin = ours[cheat, "problem1"], ours[f"{cheat}_twin", "problem1"]
     assert sum(cheated.values()) <= sum(twin.values()), cheat
     assert sum(stock[cheat, "problem1"].values()) > sum(stock[f"{cheat}_twin", "problem1"].values()), (
-        f"stock nbgrader is not fooled by {cheat}: the test shows nothing")
+        f"stock nbgrader is not fooled by {cheat}: the test shows nothing"
+    )
     assert sum(twin.values()) < 3  # the twin's answer is wrong: the cheat had something to win
 
 
@@ -163,11 +171,17 @@ def test_a_cheat_earns_no_more_than_its_honest_twin_where_stock_nbgrader_is_fool
 def autograde_test_files(tmp_path_factory):
     """nbgrader's own showtraceback test: an untouched, a changed and two cheat-attempt submissions."""
     unchanged = TEST_FILES / "submitted-unchanged.ipynb"
-    submissions = {"foo": unchanged, "bar": TEST_FILES / "submitted-changed.ipynb",
-                   "spam": TEST_FILES / "submitted-cheat-attempt.ipynb",
-                   "eggs": TEST_FILES / "submitted-cheat-attempt-alternative.ipynb"}
-    course = make_course(tmp_path_factory.mktemp("files"), {"p1.ipynb": unchanged},
-                         {student: {"p1.ipynb": path} for student, path in submissions.items()})
+    submissions = {
+        "foo": unchanged,
+        "bar": TEST_FILES / "submitted-changed.ipynb",
+        "spam": TEST_FILES / "submitted-cheat-attempt.ipynb",
+        "eggs": TEST_FILES / "submitted-cheat-attempt-alternative.ipynb",
+    }
+    course = make_course(
+        tmp_path_factory.mktemp("files"),
+        {"p1.ipynb": unchanged},
+        {student: {"p1.ipynb": path} for student, path in submissions.items()},
+    )
     return stock_scores(course, "ps1"), graders_scores(course, "ps1")
 
 
