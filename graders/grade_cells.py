@@ -39,13 +39,14 @@ def is_test_cell(cell: NotebookNode) -> bool:
 
 
 def names_read(code: str) -> tuple[str, ...]:
-    """The global names ``code`` may read, in order of first use, builtins left out.
+    """The global names ``code`` may read from the student's run, in order of first use, builtins left out.
 
     Every name the code loads or deletes, and every string constant that is
     an identifier (``globals().get("model")`` reads ``model``): bringing one
     name too many across costs a little time, one too few fails the check.
-    A name the code binds before it reads it (an import) is still listed; the
-    kernel has it or not. Code that is not Python (a cell magic) reads nothing.
+    Names the cell imports itself at its top level (``from selfcheck import
+    check_shapes``) are its own and come from nowhere else. Code that is not
+    Python (a cell magic) reads nothing.
     """
     try:
         from IPython.core.inputtransformer2 import TransformerManager
@@ -53,6 +54,12 @@ def names_read(code: str) -> tuple[str, ...]:
         tree = ast.parse(TransformerManager().transform_cell(code))
     except (SyntaxError, ValueError):
         return ()
+    imported = {
+        alias.asname or alias.name.split(".")[0]
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
     found: dict[str, None] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Load, ast.Del)):
@@ -64,7 +71,9 @@ def names_read(code: str) -> tuple[str, ...]:
             and not keyword.iskeyword(node.value)
         ):
             found.setdefault(node.value)
-    return tuple(name for name in found if not hasattr(builtins, name) and not name.startswith("__"))
+    return tuple(
+        name for name in found if name not in imported and not hasattr(builtins, name) and not name.startswith("__")
+    )
 
 
 def _imports(notebook: NotebookNode, locked_only: bool):

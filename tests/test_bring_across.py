@@ -230,6 +230,8 @@ def test_names_read_by_a_test_cell():
     )
     assert set(names_read(code)) == {"q", "check", "model", "dense_model", "squares", "x"}  # builtins left out
     assert names_read("def broken(:") == ()
+    # a name the cell imports itself is its own: the kernel's is never asked for (nor waited on)
+    assert names_read("from selfcheck import check_shapes\ncheck_shapes(train_images)") == ("train_images",)
 
 
 def test_a_checker_that_dies_fails_its_cells_with_the_reason(tmp_path):
