@@ -133,7 +133,7 @@ def load_model_safely(path: Path) -> tuple[object, list[str]]:
                 config = json.loads(archive.read("config.json"))
                 rewritten = _with_builtin_activations(config, found)
                 if found:  # a copy with the new config.json; the weights are streamed, never held whole
-                    path = Path(folder) / path.name
+                    path = Path(folder) / "rewritten.keras"
                     with zipfile.ZipFile(path, "w") as copy:
                         for item in archive.infolist():
                             if item.filename == "config.json":
