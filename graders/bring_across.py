@@ -20,6 +20,7 @@ import base64
 import builtins
 import importlib
 import inspect
+import itertools
 import os
 import sys
 from collections.abc import Callable
@@ -30,6 +31,9 @@ import numpy as np
 from graders.export import ArrayLike, create_for_kernel, load_model_safely, open_written, read_small_json
 
 MAX_DESCRIPTION_BYTES = 64 << 20
+
+
+ARGUMENT_FILES = itertools.count(1)
 
 
 class NotBroughtAcross(Exception):
@@ -113,7 +117,6 @@ class CallBridge:
         self.folder, self.send = folder, send
         self.namespace: dict = {}
         self.originals: dict = {}
-        self.counter = 0
 
     def describe(self, value, depth: int = 0) -> dict:
         """A checker-side value as the kernel rebuilds it (plain data, arrays and Remotes only)."""
@@ -149,8 +152,7 @@ class CallBridge:
                 else item,
             }
         if isinstance(value, (np.ndarray, ArrayLike)) and np.asarray(value).dtype.kind in "biufcUS":
-            self.counter += 1
-            file = f"argument-{os.getpid()}-{self.counter}.npy"
+            file = f"argument-{os.getpid()}-{next(ARGUMENT_FILES)}.npy"  # unique in the sandbox: created, never reused
             with create_for_kernel(self.folder / file) as stream:
                 np.save(stream, np.asarray(value), allow_pickle=False)
             return {"k": "ndarray", "file": file}

@@ -330,3 +330,12 @@ def test_files_the_kernel_planted_as_links_are_neither_written_nor_read(tmp_path
     with pytest.raises(OSError):
         open_written(tmp_path / "call-1.json")
     assert secret.read_text() == "another student's work"
+
+
+def test_arrays_sent_to_the_students_functions_in_several_cells(tmp_path):
+    """Each cell's calls write their argument files afresh: names are never reused."""
+    namespace = student_namespace()
+    namespace["total"] = eval("lambda a: float(a.sum())")
+    for index in range(2):
+        rebuilt, _, _ = bring(tmp_path, namespace, ["total"], index=index)
+        assert run_cell("assert total(np.ones(3)) == 3.0", {**rebuilt, "np": np}, 1).score == 1
