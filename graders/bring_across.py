@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from graders.export import ArrayLike, create_for_kernel, load_model_safely, open_written, read_small_json
+from graders.kernel_bridge import rebuild_plain
 
 MAX_DESCRIPTION_BYTES = 64 << 20
 
@@ -223,27 +224,6 @@ class Rebuilder:
 
     def rebuild(self, description: dict, label: str):
         kind = description.get("k")
-        if kind == "value":
-            return description["v"]
-        if kind == "float":
-            return float(description["v"])
-        if kind == "complex":
-            return complex(float(description["v"][0]), float(description["v"][1]))
-        if kind == "bytes":
-            return base64.b64decode(description["v"])
-        if kind in ("list", "tuple", "set", "frozenset"):
-            items = [self.rebuild(item, label) for item in description["v"]]
-            return getattr(builtins, kind)(items)
-        if kind == "dict":
-            return {self.rebuild(key, label): self.rebuild(item, label) for key, item in description["v"]}
-        if kind == "npscalar":
-            dtype = np.dtype(description["dtype"])
-            value = description["v"]
-            if dtype.kind in "fc":
-                value = complex(value) if dtype.kind == "c" else float(value)
-            elif dtype.kind == "S":
-                value = base64.b64decode(value)
-            return dtype.type(value)
         if kind == "ndarray":
             return self._array(description["file"])
         if kind == "tensor":
@@ -309,7 +289,7 @@ class Rebuilder:
                 return Remote(self.bridge, description["handle"], str(description["module"]), label)
         if kind == "remote":
             return Remote(self.bridge, str(description["handle"]), str(description.get("type")), label)
-        raise NotBroughtAcross(f"{label}: unknown description {kind!r}")
+        return rebuild_plain(description, lambda item: self.rebuild(item, label))
 
 
 def read_description(path: Path) -> dict:

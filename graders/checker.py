@@ -194,10 +194,6 @@ def checker_main(fd: int, parent: int, folder: str, ignore_pattern: str, modules
 # -- in the grader ---------------------------------------------------------------------------------------------
 
 
-class CheckerError(Exception):
-    """The checker process stopped or ran out of time."""
-
-
 class Checker:
     """The grader's handle on one checker process.
 

@@ -45,6 +45,39 @@ class TooLarge(Exception):
     pass
 
 
+def rebuild_plain(description, nested):
+    """The value of a plain-data description (``value`` to ``npscalar`` in the table above), its items
+    rebuilt by ``nested``. The checker (``graders.bring_across``) rebuilds plain data with it too.
+
+    Raises:
+        ValueError: the description is of another kind.
+    """
+    kind = description["k"]
+    if kind == "value":
+        return description["v"]
+    if kind == "float":
+        return float(description["v"])
+    if kind == "complex":
+        return complex(float(description["v"][0]), float(description["v"][1]))
+    if kind == "bytes":
+        return base64.b64decode(description["v"])
+    if kind in ("list", "tuple", "set", "frozenset"):
+        return getattr(builtins, kind)(nested(item) for item in description["v"])
+    if kind == "dict":
+        return {nested(key): nested(item) for key, item in description["v"]}
+    if kind == "npscalar":
+        import numpy
+
+        dtype = numpy.dtype(description["dtype"])
+        value = description["v"]
+        if dtype.kind in "fc":
+            value = complex(value) if dtype.kind == "c" else float(value)
+        elif dtype.kind == "S":
+            value = base64.b64decode(value)
+        return dtype.type(value)
+    raise ValueError(f"unknown description {kind!r}")
+
+
 class Bridge:
     """Describes objects of the kernel's namespace into ``folder``, and runs the checker's calls."""
 
@@ -296,35 +329,15 @@ class Bridge:
 
     # -- calls ---------------------------------------------------------------------------------------
 
-    def _rebuild(self, description, arrays):
+    def _rebuild(self, description):
         import numpy
 
         kind = description["k"]
-        if kind == "value":
-            return description["v"]
-        if kind == "float":
-            return float(description["v"])
-        if kind == "complex":
-            return complex(float(description["v"][0]), float(description["v"][1]))
-        if kind == "bytes":
-            return base64.b64decode(description["v"])
-        if kind in ("list", "tuple", "set", "frozenset"):
-            return getattr(builtins, kind)(self._rebuild(item, arrays) for item in description["v"])
-        if kind == "dict":
-            return {self._rebuild(key, arrays): self._rebuild(item, arrays) for key, item in description["v"]}
-        if kind == "npscalar":
-            dtype = numpy.dtype(description["dtype"])
-            value = description["v"]
-            if dtype.kind in "fc":
-                value = complex(value) if dtype.kind == "c" else float(value)
-            elif dtype.kind == "S":
-                value = base64.b64decode(value)
-            return dtype.type(value)
         if kind == "ndarray":
             return numpy.load(os.path.join(self.folder, description["file"]), allow_pickle=False)
         if kind == "remote":
             return self.handles[description["handle"]]
-        raise ValueError(f"cannot rebuild a {kind!r}")
+        return rebuild_plain(description, self._rebuild)
 
     def _builtin_type(self, error):
         for kind in type(error).__mro__:
@@ -355,13 +368,13 @@ class Bridge:
                 namespace.pop(name, None)
             for name, description in request.get("rebind", {}).items():
                 saved.setdefault(name, namespace.get(name, missing))
-                namespace[name] = self._rebuild(description, None)
+                namespace[name] = self._rebuild(description)
             target = self.handles[request["target"]]
             if request["op"] == "getattr":
                 value = getattr(target, request["attr"])
             else:
-                args = [self._rebuild(item, None) for item in request.get("args", [])]
-                kwargs = {key: self._rebuild(item, None) for key, item in request.get("kwargs", {}).items()}
+                args = [self._rebuild(item) for item in request.get("args", [])]
+                kwargs = {key: self._rebuild(item) for key, item in request.get("kwargs", {}).items()}
                 value = target(*args, **kwargs)
             result = {"value": self.describe(value, self._next("result"), [0, 0])}
         except BaseException as error:  # noqa: B036 (an exit or interrupt of the student's code is its result)
