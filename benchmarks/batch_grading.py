@@ -33,11 +33,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.assignment import ASSIGNMENT  # noqa: E402
 from graders.cluster import available_cores, size_cluster, total_memory  # noqa: E402
-from graders.data import ENV_VAR, write_npz_from_idx, write_sample_npz  # noqa: E402
+from graders.lessons.mnist_cnn import ASSIGNMENT  # noqa: E402
+from graders.lessons.mnist_cnn.data import ENV_VAR, write_npz_from_idx, write_sample_npz  # noqa: E402
+from graders.lessons.mnist_cnn.samples import SAMPLES, build  # noqa: E402
 from graders.nbgrader_settings import with_scripts_on_path  # noqa: E402
-from graders.samples import SAMPLES, build  # noqa: E402
 
 SCRIPTS = Path(sys.executable).parent
 
@@ -64,7 +64,7 @@ def make_course(folder: Path, submissions: int, env: dict[str, str]) -> Path:
     course = folder / "course"
     course.mkdir()
     shutil.copy2(ROOT / "nbgrader_config.py", course)
-    for name in ("source", "release"):
+    for name in ("source", "release", "grading"):
         shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     timed([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"], course, env)
     source_nb = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)

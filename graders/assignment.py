@@ -18,13 +18,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from graders.grade_cells import TestCell, grade_points, instructor_imports, modules_imported, test_cells
+from graders.grade_cells import TestCell, instructor_imports, modules_imported, test_cells
+from graders.grading_settings import GradingSettings, SettingsError, read_settings
 
-# The kit's own course (this checkout): the MNIST lesson, for its samples, demo and tests.
-ASSIGNMENT = "mnist_cnn"
-COURSE_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-RELEASE_NOTEBOOK = COURSE_ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 MAX_HELPER_BYTES = 64 << 20  # files beside a notebook that travel with each task
 IGNORED_FILES = (".ipynb_checkpoints", "__pycache__")
 
@@ -36,16 +32,6 @@ class AssignmentError(Exception):
 def grade_id(cell) -> str | None:
     """The nbgrader grade_id of a cell, if any."""
     return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def autograded_tests(notebook) -> dict[str, float]:
-    """Points of each autograded test cell, by grade_id, in notebook order."""
-    return grade_points(notebook)
-
-
-def read_release(path: Path = RELEASE_NOTEBOOK):
-    """The released notebook."""
-    return nbformat.read(path, as_version=4)
 
 
 def _files_beside(folder: Path) -> tuple[tuple[str, bytes], ...]:
@@ -80,6 +66,7 @@ class GradedNotebook:
     source_files: tuple[tuple[str, bytes], ...] = ()  # beside the source: importable by the test cells
     release_files: tuple[tuple[str, bytes], ...] = ()  # beside the release: put in the sandbox with the notebook
     ignore_pattern: str = ""  # stderr a test cell may write without failing (the course's IgnorePattern)
+    settings: GradingSettings = GradingSettings()  # the assignment's grader-side settings (grading/ASSIGNMENT.toml)
 
     @cached_property
     def source_nb(self) -> NotebookNode:
@@ -106,7 +93,8 @@ class GradedNotebook:
     def version(self) -> str:
         """sha256 of everything here that decides a score."""
         sha = hashlib.sha256()
-        for part in (self.assignment, self.name, self.source, self.release, self.ignore_pattern):
+        for part in (self.assignment, self.name, self.source, self.release, self.ignore_pattern,
+                     self.settings.fingerprint()):
             sha.update(part.encode() + b"\0")
         for name, content in (*self.source_files, *self.release_files):
             sha.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
@@ -114,7 +102,12 @@ class GradedNotebook:
 
 
 def load_notebook(
-    source_folder: Path, release_folder: Path, name: str, assignment: str, ignore_pattern: str = ""
+    source_folder: Path,
+    release_folder: Path,
+    name: str,
+    assignment: str,
+    ignore_pattern: str = "",
+    settings: GradingSettings | None = None,
 ) -> GradedNotebook:
     """One notebook of an assignment, read from its source and release folders.
 
@@ -141,6 +134,7 @@ def load_notebook(
         _files_beside(source_folder),
         _files_beside(release_folder),
         ignore_pattern,
+        settings or GradingSettings(),
     )
     try:
         graded.tests  # noqa: B018 (read now: a broken source fails here, with its reason)
@@ -157,13 +151,27 @@ class Assignment:
     source_folder: Path
     release_folder: Path
     ignore_pattern: str = ""
+    settings: GradingSettings = GradingSettings()
+    course: Path = Path(".")  # the course folder: the settings' data files are relative to it
+
+    def data_files(self) -> dict[str, Path]:
+        """The data files the grader provisions (``GradingSettings.data_files``).
+
+        Raises:
+            AssignmentError: one of them does not exist.
+        """
+        try:
+            return self.settings.data_files(self.course)
+        except SettingsError as error:
+            raise AssignmentError(str(error)) from None
 
     @property
     def notebook_names(self) -> list[str]:
         return sorted(path.name for path in self.release_folder.glob("*.ipynb"))
 
     def notebook(self, name: str) -> GradedNotebook:
-        return load_notebook(self.source_folder, self.release_folder, name, self.name, self.ignore_pattern)
+        return load_notebook(self.source_folder, self.release_folder, name, self.name, self.ignore_pattern,
+                             self.settings)
 
     def notebooks(self) -> list[GradedNotebook]:
         return [self.notebook(name) for name in self.notebook_names]
@@ -173,17 +181,14 @@ def find_assignment(course: Path, name: str) -> Assignment:
     """The assignment ``name`` of the nbgrader course at ``course`` (its ``nbgrader_config.py`` decides the folders).
 
     Raises:
-        AssignmentError: no such assignment in ``source/`` or ``release/``, or no notebook released.
+        AssignmentError: no such assignment in ``source/`` or ``release/``, no notebook released, or its
+            ``grading/ASSIGNMENT.toml`` cannot be used.
     """
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
 
-    course = course.resolve()
-    has_config = (course / "nbgrader_config.py").is_file()
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() if has_config else Config()
-    if "root" not in config.CourseDirectory:
-        config.CourseDirectory.root = str(course)
+    from graders.nbgrader_settings import course_config
+
+    config = course_config(course)
     coursedir = CourseDirectory(config=config)
     root = Path(coursedir.root)
     source = root / coursedir.source_directory / name
@@ -196,7 +201,11 @@ def find_assignment(course: Path, name: str) -> Assignment:
         )
     ignore = config.IgnorePattern
     pattern = str(ignore.get("pattern", "")) if ignore.get("enabled", False) else ""
-    assignment = Assignment(name, source, release, pattern)
+    try:
+        settings = read_settings(root, name)
+    except SettingsError as error:
+        raise AssignmentError(str(error)) from None
+    assignment = Assignment(name, source, release, pattern, settings, root)
     if not assignment.notebook_names:
         raise AssignmentError(
             f"no released notebook of {name!r} in {release}: run `nbgrader generate_assignment {name}`"

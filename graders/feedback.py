@@ -21,6 +21,7 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Unicode
 
 from graders.fingerprint import submission_hash
+from graders.results import notebook_tests
 from graders.store import ResultStore, write_atomically
 
 FEEDBACK = "feedback.html"
@@ -127,8 +128,13 @@ class AddGraderFeedback(NbGraderPreprocessor):
         if submitted.is_dir() and state.submission != submission_hash(submitted):
             self.log.warning("graders autograde's results for %s are older than the submission: not shown", student)
             return nb, resources
+        notebook = resources.get("unique_key", "")
+        tests = list(notebook_tests(results, notebook).values())
+        extra = results.get("extra_data") or {}
+        extra = (extra.get("notebooks") or {}).get(f"{notebook}.ipynb", extra)
+        mine = {"tests": tests, "score": sum(test["score"] for test in tests),
+                "max_score": sum(test["max_score"] for test in tests)}
         cell = nbformat.v4.new_markdown_cell(
-            "## Your checks and your model\n\n" + checks_table(results) + "\n\n"
-            + plots_html(plot_images(results.get("extra_data") or {})))
+            "## Your checks and your model\n\n" + checks_table(mine) + "\n\n" + plots_html(plot_images(extra)))
         nb.cells.insert(0, cell)
         return nb, resources

@@ -17,10 +17,10 @@ from graders.sandbox import Limits
 PACKAGE = Path(__file__).resolve().parent
 # The modules a score depends on: reports and the CLI may change without a re-grade.
 GRADING_MODULES = (
-    "assignment.py", "grade_cells.py", "submission.py", "sandbox.py", "sandbox_launch.py", "execute.py",
-    "kernel_bridge.py", "bring_across.py", "checker.py", "export.py", "grade.py", "results.py",
+    "assignment.py", "grading_settings.py", "grade_cells.py", "submission.py", "sandbox.py", "sandbox_launch.py",
+    "execute.py", "kernel_bridge.py", "bring_across.py", "checker.py", "export.py", "grade.py", "results.py",
     "locate.py",  # which notebook of a submission folder is graded
-    "architecture.py", "checks.py", "data.py", "reference.py", "selfcheck.py",  # helpers test cells import
+    "architecture.py", "checks.py",  # helpers test cells import
     "feedback_data.py",  # the plots' data
 )
 IGNORED_PARTS = (".ipynb_checkpoints", "__pycache__")

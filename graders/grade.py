@@ -8,7 +8,6 @@ kernel, on the objects brought across) -> results.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ import nbformat
 
 from graders.assignment import AssignmentError, GradedNotebook, find_assignment
 from graders.checker import CellOutcome, Checker
-from graders.data import ENV_VAR
 from graders.execute import Executed, execute, without_grader_cells
 from graders.grade_cells import is_test_cell
 from graders.results import CheckResult, Grading, print_table, to_gradescope
@@ -71,14 +69,22 @@ def _outcomes(executed: Executed, checker: Checker, graded: GradedNotebook) -> t
     return outcomes, errors
 
 
-def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None, notes: tuple[str, ...] = ()) -> Grading:
+def grade(
+    notebook: Path,
+    graded: GradedNotebook,
+    limits: Limits | None = None,
+    notes: tuple[str, ...] = (),
+    data: dict[str, Path] | None = None,
+) -> Grading:
     """Grade one submitted notebook as ``graded`` (a notebook of an assignment).
 
     The kernel runs the student's cells in a sandbox; each autograded test
     cell runs in the checker, a process of the grader's, on the objects it
     reads brought across. ``notes`` (what the batch found about the submission
-    folder) come first in the results' output. The provisioned data file
-    (``$MNIST_NPZ``), when there is one, is copied into the sandbox.
+    folder) come first in the results' output. ``data`` (environment variable
+    -> the grader's file, see ``GradingSettings.data_files``): each file is
+    copied into the sandbox with the variable pointing the kernel at the copy,
+    and the checker at the grader's own file.
     """
     limits = limits or Limits()
     points = {name: test.points for name, test in graded.tests.items()}
@@ -88,17 +94,24 @@ def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None, 
         prepared = restore_assignment_cells(read_submission(notebook), graded.release_nb)
     except SubmissionError as error:
         return Grading(points, {}, time.monotonic() - start, [*notes, str(error)])
-    data = Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
-    hide = (notebook.resolve().parent, *((data.resolve().parent,) if data else ()))
+    data = data or {}
+    hide = (notebook.resolve().parent, *(path.resolve().parent for path in data.values()))
     with Sandbox(limits, hide=hide) as sandbox, tempfile.TemporaryDirectory(prefix="graders-source-") as source:
         for name, content in graded.source_files:  # the instructor's helper modules, for the test cells
             (Path(source) / name).write_bytes(content)
         for name, content in graded.release_files:  # as the student had them beside the notebook
             sandbox.add_bytes(content, name)
-        if data is not None:
-            sandbox.add_file(data, "mnist.npz")
+        for variable, path in data.items():
+            sandbox.add_data(path, variable)
         checker = Checker(
-            sandbox.exports, [Path(source)], sandbox.root, limits.cell_seconds, graded.ignore_pattern, graded.modules
+            sandbox.exports,
+            [Path(source)],
+            sandbox.root,
+            limits.cell_seconds,
+            graded.ignore_pattern,
+            graded.modules,
+            {variable: str(path) for variable, path in data.items()},
+            graded.settings.held_out,
         )
         try:
             executed = execute(prepared.notebook, sandbox, checker, graded.tests, graded.imports)
@@ -143,8 +156,10 @@ def grade(notebook: Path, graded: GradedNotebook, limits: Limits | None = None, 
     )
 
 
-def graded_notebook_for(path: Path, assignment: str | None, course: Path | None) -> GradedNotebook:
-    """The assignment's notebook that the submission at ``path`` answers.
+def graded_notebook_for(
+    path: Path, assignment: str | None, course: Path | None
+) -> tuple[GradedNotebook, dict[str, Path]]:
+    """The assignment's notebook that the submission at ``path`` answers, and the assignment's data files.
 
     Without ``assignment``, it is read from the path, as nbgrader lays a course
     out (``COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb``); without
@@ -153,7 +168,7 @@ def graded_notebook_for(path: Path, assignment: str | None, course: Path | None)
     the assignment's only one.
 
     Raises:
-        AssignmentError: the assignment or the notebook cannot be found.
+        AssignmentError: the assignment, the notebook or a data file cannot be found.
     """
     path = path.resolve()
     if assignment is None or course is None:
@@ -171,9 +186,9 @@ def graded_notebook_for(path: Path, assignment: str | None, course: Path | None)
     found = find_assignment(course or Path.cwd(), assignment)
     names = found.notebook_names
     if path.name in names:
-        return found.notebook(path.name)
+        return found.notebook(path.name), found.data_files()
     if len(names) == 1:
-        return found.notebook(names[0])
+        return found.notebook(names[0]), found.data_files()
     raise AssignmentError(
         f"{path.name} is not one of the notebooks of {assignment} ({', '.join(names)}): "
         "name the file as it was released"
@@ -181,11 +196,20 @@ def graded_notebook_for(path: Path, assignment: str | None, course: Path | None)
 
 
 def grade_command(
-    notebook: Path, output: Path | None, limits: Limits, assignment: str | None = None, course: Path | None = None
+    notebook: Path,
+    output: Path | None,
+    limits: dict[str, int],
+    assignment: str | None = None,
+    course: Path | None = None,
 ) -> int:
-    """The CLI verb: print the table, write results.json; 0 whenever grading itself worked."""
-    graded = graded_notebook_for(notebook, assignment, course)
-    grading = grade(notebook, graded, limits)
+    """The CLI verb: print the table, write results.json; 0 whenever grading itself worked. ``limits``: those
+    given on the command line, which win over the assignment's settings.
+
+    Raises:
+        AssignmentError: the assignment, its notebook or its data files cannot be found.
+    """
+    graded, data = graded_notebook_for(notebook, assignment, course)
+    grading = grade(notebook, graded, Limits(**{**dict(graded.settings.limits), **limits}), data=data)
     print_table(grading, f"graders grade {notebook.name} ({graded.assignment}/{graded.name})")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,9 @@ def names_read(code: str) -> tuple[str, ...]:
     an identifier (``globals().get("model")`` reads ``model``): bringing one
     name too many across costs a little time, one too few fails the check.
     Names the cell imports itself at its top level (``from selfcheck import
-    check_shapes``) are its own and come from nowhere else. Code that is not
+    check_shapes``) are its own and come from nowhere else, and so are the
+    names its top-level assignments and ``for`` loops set before it reads
+    them (``data = grader_data(...)``), and its comprehensions' variables. Code that is not
     Python (a cell magic) reads nothing.
     """
     try:
@@ -61,16 +63,45 @@ def names_read(code: str) -> tuple[str, ...]:
         for alias in node.names
     }
     found: dict[str, None] = {}
+    bound: set[str] = set()  # names the cell itself has set, at its top level, before reading them
+    local: set[int] = set()  # Name nodes of a comprehension's own variables
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Load, ast.Del)):
-            found.setdefault(node.id)
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and node.value.isidentifier()
-            and not keyword.iskeyword(node.value)
-        ):
-            found.setdefault(node.value)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            own = {sub.id for gen in node.generators for sub in ast.walk(gen.target) if isinstance(sub, ast.Name)}
+            local.update(id(sub) for sub in ast.walk(node) if isinstance(sub, ast.Name) and sub.id in own)
+
+    def reads(node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if id(sub) in local:
+                continue
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Load, ast.Del)) and sub.id not in bound:
+                found.setdefault(sub.id)
+            elif (
+                isinstance(sub, ast.Constant)
+                and isinstance(sub.value, str)
+                and sub.value.isidentifier()
+                and not keyword.iskeyword(sub.value)
+                and sub.value not in bound
+            ):
+                found.setdefault(sub.value)
+
+    def stored(target: ast.AST) -> set[str]:
+        return {sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store)}
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):  # the value is read first; `x[0] = ...` reads x too
+            reads(statement.value)
+            for target in statement.targets:
+                reads(target)
+            bound.update(*(stored(target) for target in statement.targets))
+        elif isinstance(statement, ast.For):  # the loop's names are the cell's own in its body
+            reads(statement.iter)
+            reads(statement.target)
+            bound.update(stored(statement.target))
+            for inner in (*statement.body, *statement.orelse):
+                reads(inner)
+        else:
+            reads(statement)
     return tuple(
         name for name in found if name not in imported and not hasattr(builtins, name) and not name.startswith("__")
     )

@@ -1,7 +1,7 @@
 """Find the assignment's notebook in a submission folder, as real downloads arrive.
 
-Students rename notebooks (``mnist_cnn (1).ipynb``), save copies beside a
-blank one (``mnist_cnn-Copy1.ipynb``), or hand in a folder inside the folder.
+Students rename notebooks (``problem1 (1).ipynb``), save copies beside a
+blank one (``problem1-Copy1.ipynb``), or hand in a folder inside the folder.
 The batch grades the file with the released name when there is one, a lone
 notebook of any name otherwise, and says in the results which file it graded
 and which others it found, so the instructor can act.
@@ -51,9 +51,14 @@ def is_unchanged_release(path: Path, release: NotebookNode) -> bool:
     return found == released
 
 
-def locate_notebook(folder: Path, notebook_name: str, release: NotebookNode) -> Located:
-    """The notebook of ``folder`` to grade as ``notebook_name``, with notes naming what else is there."""
-    found = notebooks_in(folder) if folder.is_dir() else []
+def locate_notebook(folder: Path, notebook_name: str, release: NotebookNode, siblings: tuple[str, ...] = ()) -> Located:
+    """The notebook of ``folder`` to grade as ``notebook_name``, with notes naming what else is there.
+
+    ``siblings`` are the assignment's other released notebooks' file names:
+    those files are graded as themselves, never taken for this one.
+    """
+    taken = {folder / name for name in siblings}
+    found = [path for path in notebooks_in(folder) if path not in taken] if folder.is_dir() else []
     expected = folder / notebook_name
     names = [path.relative_to(folder).as_posix() for path in found]
     if expected in found:

@@ -29,3 +29,17 @@ def with_scripts_on_path(env: Mapping[str, str]) -> dict[str, str]:
     ``alembic`` command, which an unactivated virtual environment would miss."""
     scripts, path = str(Path(sys.executable).parent), env.get("PATH", "")
     return {**env, "PATH": path if scripts in path.split(os.pathsep) else os.pathsep.join([scripts, path])}
+
+
+def course_config(course: Path):
+    """The course's configuration as nbgrader reads it: its ``nbgrader_config.py`` when there is one (nbgrader's
+    defaults otherwise), with the course root at ``course`` unless the file sets another."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course = Path(course).resolve()
+    has_config = (course / "nbgrader_config.py").is_file()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() if has_config else Config()
+    if "root" not in config.CourseDirectory:
+        config.CourseDirectory.root = str(course)
+    return config

@@ -29,10 +29,10 @@ from nbgrader.preprocessors.base import NbGraderPreprocessor
 from nbgrader.utils import determine_grade, parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets import Unicode
-from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
 
 from graders.assignment import grade_id
+from graders.nbgrader_settings import course_config
+from graders.results import notebook_tests
 from graders.store import ResultStore
 
 EXCEPTION_LINE = re.compile(r"^\s*[\w.]*(Error|Exception): .+")
@@ -65,13 +65,13 @@ class ApplyGraderResults(NbGraderPreprocessor):
     store = Unicode("", help="The folder of the batch's stored results (graders.store)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        student = resources["nbgrader"]["student"]
+        student, notebook = resources["nbgrader"]["student"], resources["unique_key"]
         store = ResultStore(Path(self.store))
         results = store.results(student)
         if results is None:
             raise GradebookError(f"no stored result for {student}")
-        tests = {test["name"]: test for test in results["tests"]}
-        executed = store.executed(student)
+        tests = notebook_tests(results, notebook)
+        executed = store.executed(student, f"{notebook}.ipynb")
         ran = nbformat.reads(executed, as_version=4).cells if executed else []
         matched = match_cells(nb.cells, ran)
         for index, cell in enumerate(nb.cells):
@@ -105,13 +105,6 @@ def scoring_outputs(cell: NotebookNode, outputs: list, test: dict) -> list:
     if score < points:
         return [*kept, nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)})]
     return kept
-
-
-def course_config(course: Path) -> Config:
-    """The course's ``nbgrader_config.py``."""
-    if not (course / "nbgrader_config.py").is_file():
-        raise GradebookError(f"{course} has no nbgrader_config.py: is it an nbgrader course folder?")
-    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
 
 
 class RecordingError(Exception):
@@ -160,8 +153,9 @@ class GradebookWriter:
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
             return {submission.student_id for submission in gradebook.assignment_submissions(self.assignment)}
 
-    def _stage(self, student: str, submitted: Path, notebook_name: str, executed: str | None) -> Path:
-        """The submission folder nbgrader reads: the student's other files, and the engine's notebook."""
+    def _stage(self, student: str, submitted: Path, notebook_names: list[str]) -> Path:
+        """The submission folder nbgrader reads: the student's other files, and the engine's notebooks (a notebook
+        the engine never ran is left out: nbgrader then scores it 0, as it does a missing one)."""
         folder = self.staging / student / self.assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -172,17 +166,19 @@ class GradebookWriter:
                     continue
                 (folder / relative).parent.mkdir(parents=True, exist_ok=True)
                 (folder / relative).symlink_to(path.resolve())
-        if executed is not None:
-            nbformat.write(nbformat.reads(executed, as_version=4), folder / notebook_name)
+        for name in notebook_names:
+            executed = self.store.executed(student, name)
+            if executed is not None:
+                nbformat.write(nbformat.reads(executed, as_version=4), folder / name)
         return folder
 
-    def record(self, student: str, submitted: Path, notebook_name: str) -> str | None:
+    def record(self, student: str, submitted: Path, notebook_names: list[str]) -> str | None:
         """Record the stored grade of ``student`` through nbgrader, and check the gradebook against it.
 
-        ``submitted`` is the student's submission folder, ``notebook_name`` the
-        released notebook's file name. Returns None when nbgrader took the
-        notebook, or a note when it could not and the engine's score is 0
-        too: then every grade of the submission is set to 0, as nbgrader
+        ``submitted`` is the student's submission folder, ``notebook_names``
+        the released notebooks' file names. Returns None when nbgrader took
+        the notebooks, or a note when it could not and the engine's score is
+        0 too: then every grade of the submission is set to 0, as nbgrader
         does for a missing notebook.
 
         Raises:
@@ -197,11 +193,11 @@ class GradebookWriter:
         if results is None:
             raise RecordingError("no stored result to record")
         _check_timestamp(submitted)
-        executed = self.store.executed(student)
-        folder = self._stage(student, submitted, notebook_name, executed)
+        ran = [name for name in notebook_names if self.store.executed(student, name) is not None]
+        folder = self._stage(student, submitted, notebook_names)
         note = None
         try:
-            if executed is None:  # the engine could not read or find the notebook: nbgrader cannot either
+            if not ran:  # the engine could not read or find any notebook: nbgrader cannot either
                 self._zero_if_engine_agrees(student, results, "the notebook never ran")
             else:
                 with warnings.catch_warnings():  # SQLAlchemy 2 warns about nbgrader's session use; harmless
@@ -212,11 +208,13 @@ class GradebookWriter:
                     self._zero_if_engine_agrees(student, results, note)
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)
-        problems = self.disagreements(student, Path(notebook_name).stem, results)
+        problems = [(Path(name).stem, problem) for name in notebook_names
+                    for problem in self.disagreements(student, Path(name).stem, results)]
         if problems:
-            self._flag(student, Path(notebook_name).stem, [name for name, _ in problems])
+            for notebook in dict.fromkeys(notebook for notebook, _ in problems):
+                self._flag(student, notebook, [cell for where, (cell, _) in problems if where == notebook])
             raise RecordingError("the gradebook disagrees with results.json (those cells are flagged for a manual "
-                                 "grade in formgrader): " + "; ".join(text for _, text in problems[:5]))
+                                 "grade in formgrader): " + "; ".join(text for _, (_, text) in problems[:5]))
         return note
 
     def _zero_if_engine_agrees(self, student: str, results: dict, why: str) -> None:
@@ -226,21 +224,23 @@ class GradebookWriter:
         self._record_zero(student)
 
     def disagreements(self, student: str, notebook: str, results: dict) -> list[tuple[str, str]]:
-        """Each autograded cell whose gradebook score (before manual grading) differs from ``results.json``:
-        (grade cell, what differs)."""
-        expected = {test["name"]: float(test["score"]) for test in results["tests"]}
+        """Each autograded cell of ``notebook`` (its name without ``.ipynb``) whose gradebook score (before manual
+        grading) differs from ``results.json``: (grade cell, what differs)."""
+        expected = {name: float(test["score"]) for name, test in notebook_tests(results, notebook).items()}
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
             try:
                 grades = gradebook.find_submission_notebook(notebook, self.assignment, student).grades
             except MissingEntry:
                 return [("", f"no {notebook} submission of {student} in the gradebook")]
-            recorded = {grade.name: grade.auto_score for grade in grades
-                        if grade.name in expected or (grade.cell_type == "code" and grade.auto_score is not None)}
+            answers = {cell.name for cell in gradebook.find_notebook(notebook, self.assignment).solution_cells}
+            recorded = {grade.name: grade.auto_score for grade in grades  # not the manually graded answers
+                        if grade.name in expected or (grade.cell_type == "code" and grade.auto_score is not None
+                                                      and grade.name not in answers)}
         problems = []
         for name in sorted(set(expected) | set(recorded)):
             found, wanted = recorded.get(name), expected.get(name)
             if found is None or wanted is None or abs(float(found) - wanted) > 1e-9:
-                problems.append((name, f"{name}: gradebook {found}, results.json {wanted}"))
+                problems.append((name, f"{notebook}/{name}: gradebook {found}, results.json {wanted}"))
         return problems
 
     def _flag(self, student: str, notebook: str, names: list[str]) -> None:

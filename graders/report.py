@@ -61,27 +61,39 @@ def grade_cells(release_nb) -> list[str]:
     return [grade_id(cell) for cell in release_nb.cells if cell.metadata.get("nbgrader", {}).get("grade")]
 
 
-def write_grades_csv(path: Path, db_url: str, assignment: str, notebook: str, cells: list[str]) -> int:
-    """One row per student from the gradebook (manual scores once given); returns the row count."""
+def write_grades_csv(path: Path, db_url: str, assignment: str, cells: dict[str, list[str]]) -> int:
+    """One row per student from the gradebook (manual scores once given); returns the row count.
+
+    ``cells``: notebook (name without ``.ipynb``) -> its graded cells. A
+    column is the cell's grade id, or ``NOTEBOOK/GRADE_ID`` when the
+    assignment has several notebooks; score, late penalty and "needs manual
+    grade" are the whole submission's.
+    """
+    columns = {(notebook, cell): cell if len(cells) == 1 else f"{notebook}/{cell}"
+               for notebook, names in cells.items() for cell in names}
     rows = []
     with Gradebook(db_url) as gradebook:
         for submission in sorted(gradebook.assignment_submissions(assignment), key=lambda s: s.student_id):
-            try:
-                graded = gradebook.find_submission_notebook(notebook, assignment, submission.student_id)
-            except MissingEntry:
+            scores = {}
+            for notebook in cells:
+                try:
+                    graded = gradebook.find_submission_notebook(notebook, assignment, submission.student_id)
+                except MissingEntry:
+                    continue
+                scores.update({(notebook, grade.name): grade.manual_score if grade.manual_score is not None
+                               else grade.auto_score for grade in graded.grades})  # None: waiting for a person
+            if not scores:
                 continue
-            scores = {grade.name: grade.manual_score if grade.manual_score is not None else grade.auto_score
-                      for grade in graded.grades}  # None: waiting for a person
             rows.append({
                 "student": submission.student_id,
-                **{cell: "" if scores.get(cell) is None else f"{scores[cell]:g}" for cell in cells},
-                "score": f"{graded.score:g}", "max_score": f"{graded.max_score:g}",
-                "late_penalty": f"{graded.late_submission_penalty or 0:g}",
-                "needs_manual_grade": str(bool(graded.needs_manual_grade)).lower(),
+                **{column: "" if scores.get(key) is None else f"{scores[key]:g}" for key, column in columns.items()},
+                "score": f"{submission.score:g}", "max_score": f"{submission.max_score:g}",
+                "late_penalty": f"{submission.late_submission_penalty or 0:g}",
+                "needs_manual_grade": str(bool(submission.needs_manual_grade)).lower(),
             })
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, ["student", *cells, "score", "max_score", "late_penalty",
+        writer = csv.DictWriter(stream, ["student", *columns.values(), "score", "max_score", "late_penalty",
                                          "needs_manual_grade"])
         writer.writeheader()
         writer.writerows(rows)

@@ -50,8 +50,12 @@ class Grading:
         return "passed" if self.score(name) >= self.points[name] else result.message
 
 
-def to_gradescope(grading: Grading) -> dict:
-    """Gradescope's results.json; hidden checks' output visible after the due date."""
+def to_gradescope(grading: Grading, notebook: str | None = None) -> dict:
+    """Gradescope's results.json; hidden checks' output visible after the due date.
+
+    With ``notebook`` (the notebook's name without ``.ipynb``), each test
+    says which notebook it belongs to (``extra_data``: notebook, grade_id).
+    """
     tests = []
     for name, points in grading.points.items():
         result = grading.checks.get(name)
@@ -62,6 +66,7 @@ def to_gradescope(grading: Grading) -> dict:
             "status": "passed" if grading.score(name) == points else "failed",
             "output": grading.message(name),
             "visibility": "after_due_date" if result is not None and result.hidden else "visible",
+            **({"extra_data": {"notebook": notebook, "grade_id": name}} if notebook is not None else {}),
         })
     return {
         "score": sum(test["score"] for test in tests),
@@ -71,6 +76,50 @@ def to_gradescope(grading: Grading) -> dict:
         "tests": tests,
         "extra_data": {**grading.extra, **({"grader_errors": grading.grader_errors} if grading.grader_errors else {})},
     }
+
+
+def submission_results(gradings: dict[str, Grading]) -> dict:
+    """One results.json for a submission of several notebooks (file name -> its grading, in assignment order).
+
+    A lone notebook's results are ``to_gradescope``'s. With several, each
+    test is named ``NOTEBOOK/GRADE_ID`` (grade ids repeat across notebooks),
+    scores and times add up, each notebook's notes are prefixed with its
+    file name, and ``extra_data`` keeps each notebook's plots' data under
+    ``notebooks`` (the first one's also at the top, for the feedback page).
+    """
+    parts = {name: to_gradescope(grading, name.removesuffix(".ipynb")) for name, grading in gradings.items()}
+    if len(parts) == 1:
+        return next(iter(parts.values()))
+    tests, output, errors = [], [], []
+    for name, part in parts.items():
+        stem = name.removesuffix(".ipynb")
+        tests += [{**test, "name": f"{stem}/{test['name']}"} for test in part["tests"]]
+        output += [f"{name}: {line}" for line in part["output"].splitlines()]
+        errors += [f"{name}: {error}" for error in part["extra_data"].pop("grader_errors", [])]
+    first = next(iter(parts.values()))["extra_data"]
+    return {
+        "score": sum(part["score"] for part in parts.values()),
+        "max_score": sum(part["max_score"] for part in parts.values()),
+        "execution_time": round(sum(part["execution_time"] for part in parts.values()), 1),
+        "output": "\n".join(output),
+        "tests": tests,
+        "extra_data": {**first, "notebooks": {name: part["extra_data"] for name, part in parts.items()},
+                       **({"grader_errors": errors} if errors else {})},
+    }
+
+
+def notebook_tests(results: dict, notebook: str) -> dict[str, dict]:
+    """Grade id -> test of one notebook (its name without ``.ipynb``) in a submission's results.json.
+
+    Tests that name no notebook (results of a one-notebook assignment stored
+    before tests named theirs) belong to whichever notebook is asked for.
+    """
+    tests = {}
+    for test in results.get("tests", []):
+        where = test.get("extra_data") or {}
+        if where.get("notebook", notebook) == notebook:
+            tests[where.get("grade_id", test["name"])] = test
+    return tests
 
 
 def make_console() -> Console:

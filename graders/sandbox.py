@@ -88,6 +88,7 @@ class Sandbox:
         course = package.parent if (package.parent / "source").is_dir() else package  # a checkout, or site-packages
         self.hide = (package, course, Path("/root"), Path("/home"), *hide)
         self.scratch = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))
+        self.variables: dict[str, str] = {}  # the data files' variables, for the kernel's environment
         if self.user is not None:
             for path in (self.root, self.exports):
                 os.chown(path, *self.user)
@@ -99,6 +100,13 @@ class Sandbox:
         shutil.copyfile(source, target)
         if self.user is not None:
             os.chown(target, *self.user)
+        return target
+
+    def add_data(self, source: Path, variable: str) -> Path:
+        """Copy a data file into the sandbox under its own name, and point ``variable`` of the kernel's
+        environment at the copy."""
+        target = self.add_file(source, source.name)
+        self.variables[variable] = str(target)
         return target
 
     def add_bytes(self, content: bytes, name: str) -> Path:
@@ -152,7 +160,7 @@ class Sandbox:
         env.update({
             "HOME": str(self.root), "TMPDIR": str(self.root), "MPLCONFIGDIR": str(self.root / ".matplotlib"),
             "PYTHONHASHSEED": "0", "TF_DETERMINISTIC_OPS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-            "MNIST_NPZ": str(self.root / "mnist.npz"), "NBGRADER_EXECUTION": "autograde",
+            "NBGRADER_EXECUTION": "autograde", **self.variables,
         })
         if self.limits.threads:
             env.update(thread_environment(self.limits.threads))

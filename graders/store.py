@@ -1,8 +1,9 @@
 """The batch's results on disk: one folder per student, written atomically.
 
-``results/<assignment>/<student>/`` holds Gradescope's ``results.json``, the
-executed notebook and ``state.json`` (what the grade was made from, and
-whether it is in the gradebook yet). A file is either complete or absent, so a
+``results/<assignment>/<student>/`` holds Gradescope's ``results.json`` (one
+for the submission, every notebook's tests), each executed notebook under its
+released name (``executed/<notebook>.ipynb``) and ``state.json`` (what the
+grade was made from, and whether it is in the gradebook yet). A file is either complete or absent, so a
 batch killed at any moment loses no finished grade.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from graders.worker import Graded
 
 RESULTS = "results.json"
-EXECUTED = "executed.ipynb"
+EXECUTED = "executed"  # a folder: the executed notebooks, by released file name
 STATE = "state.json"
 
 
@@ -64,8 +65,9 @@ class ResultStore:
         except (OSError, ValueError):
             return None
 
-    def executed(self, student: str) -> str | None:
-        path = self.student_folder(student) / EXECUTED
+    def executed(self, student: str, notebook: str) -> str | None:
+        """The executed notebook ``notebook`` (its released file name) as JSON, or None when it never ran."""
+        path = self.student_folder(student) / EXECUTED / notebook
         return path.read_text() if path.is_file() else None
 
     def save(self, graded: Graded, submission: str, checks: str) -> State:
@@ -73,10 +75,12 @@ class ResultStore:
         folder = self.student_folder(graded.student)
         (folder / STATE).unlink(missing_ok=True)
         write_atomically(folder / RESULTS, json.dumps(graded.results, indent=2) + "\n")
-        if graded.executed is not None:
-            write_atomically(folder / EXECUTED, graded.executed)
-        else:
-            (folder / EXECUTED).unlink(missing_ok=True)
+        for notebook, executed in graded.executed.items():
+            path = folder / EXECUTED / Path(notebook).name
+            if executed is not None:
+                write_atomically(path, executed)
+            else:
+                path.unlink(missing_ok=True)
         state = State(submission, checks, graded.seconds, graded.worker)
         self.set_state(graded.student, state)
         return state

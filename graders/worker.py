@@ -1,8 +1,8 @@
 """The task a Dask worker runs: grade one submission, return what the writer records.
 
-A job carries the submitted file, the assignment's notebook (source and
-release, with the files beside them) and the grader's data (a copy carried
-by the graph), so a worker needs nothing from the course folder: a remote
+A job carries the submitted notebooks, the assignment's notebooks (source
+and release, with the files beside them) and the grader's data files (a
+copy carried by the graph), so a worker needs nothing from the course folder: a remote
 cluster only needs this package installed, whatever the assignment.
 """
 
@@ -16,51 +16,67 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graders.assignment import GradedNotebook
-from graders.data import ENV_VAR
 from graders.sandbox import Limits, thread_environment
 
 DATA_FOLDER = "graders-data"
 
 
 @dataclass(frozen=True)
+class NotebookJob:
+    """One notebook of a submission, and the assignment's notebook it answers."""
+
+    name: str  # the released file name
+    notebook: bytes | None  # None: no notebook of the submission could be chosen (the notes say why)
+    graded: GradedNotebook
+    notes: tuple[str, ...] = ()  # what the results should say about the submission folder (graders.locate)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One data file of the assignment, as a worker provisions it."""
+
+    variable: str  # the environment variable that names it, in the kernel and in the checker
+    name: str  # its file name
+    sha: str  # its content's sha256
+
+
+@dataclass(frozen=True)
 class Job:
-    """One submission to grade."""
+    """One submission to grade: each notebook of the assignment, in the assignment's order."""
 
     student: str
-    notebook_name: str
-    notebook: bytes | None  # None: no notebook of the submission could be chosen (the notes say why)
-    graded: GradedNotebook  # the assignment's notebook it answers
-    data_sha: str
+    notebooks: tuple[NotebookJob, ...]
+    data: tuple[DataFile, ...]  # the assignment's data files (their bytes travel apart: ``carry_data``)
     limits: Limits
-    notes: tuple[str, ...] = ()  # what the results should say about the submission folder (graders.locate)
 
 
 @dataclass
 class Graded:
-    """What a worker found: Gradescope's results and the executed notebook."""
+    """What a worker found: Gradescope's results (one for the submission) and each executed notebook."""
 
     student: str
     results: dict
-    executed: str | None  # the executed notebook's JSON, without the grader's cells
+    executed: dict[str, str | None]  # released file name -> the executed notebook's JSON, without the grader's
+    # cells; None when it never ran
     seconds: float
     worker: str
     code_version: str
 
 
-def carry_data(data: bytes | None) -> bytes | None:
-    """The grader's data as the result of a Dask task. Unlike scattered data, a task's result is
-    computed again when every worker holding it dies, so a killed worker never loses it."""
+def carry_data(data: dict[str, bytes]) -> dict[str, bytes]:
+    """The grader's data files (variable -> content) as the result of a Dask task. Unlike scattered data, a task's
+    result is computed again when every worker holding it dies, so a killed worker never loses it."""
     return data
 
 
-def materialize_data(data: bytes, sha: str) -> Path:
-    """The grader's data as a file on this worker, written once per content."""
-    folder = Path(tempfile.gettempdir()) / DATA_FOLDER
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{sha}.npz"
+def materialize_data(content: bytes, file: DataFile) -> Path:
+    """A data file on this worker, under its own name, written once per content."""
+    folder = Path(tempfile.gettempdir()) / DATA_FOLDER / file.sha
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / file.name
     if not path.is_file():
-        partial = folder / f".{sha}.{os.getpid()}.partial"
-        partial.write_bytes(data)
+        partial = folder / f".{file.name}.{os.getpid()}.partial"
+        partial.write_bytes(content)
         os.replace(partial, path)
     return path
 
@@ -81,29 +97,31 @@ def limit_threads(threads: int | None) -> None:
         pass
 
 
-def grade_job(job: Job, data: bytes | None) -> Graded:
-    """Grade one submission in a sandbox; the scores are decided in this process."""
+def grade_job(job: Job, data: dict[str, bytes]) -> Graded:
+    """Grade one submission in a sandbox; the scores are decided in this process. ``data``: each data file's
+    content by variable (``carry_data``)."""
     limit_threads(job.limits.threads)
-    if data is not None:
-        os.environ[ENV_VAR] = str(materialize_data(data, job.data_sha))
-    else:
-        os.environ.pop(ENV_VAR, None)
+    files = {file.variable: materialize_data(data[file.variable], file) for file in job.data}
     import nbformat
 
     from graders.fingerprint import code_version
     from graders.grade import grade
-    from graders.results import CheckResult, Grading, to_gradescope
+    from graders.results import CheckResult, Grading, submission_results
 
-    if job.notebook is None:
-        why = list(job.notes) or [f"the submission has no {job.notebook_name}"]
-        points = {name: test.points for name, test in job.graded.tests.items()}
-        grading = Grading(points, {name: CheckResult(name, 0.0, why[0], test.hidden)
-                                   for name, test in job.graded.tests.items()}, 0.0, why)
-    else:
-        with tempfile.TemporaryDirectory(prefix="graders-submission-") as folder:
-            notebook = Path(folder) / job.notebook_name
-            notebook.write_bytes(job.notebook)
-            grading = grade(notebook, job.graded, job.limits, notes=job.notes)
-    executed = nbformat.writes(grading.notebook) if grading.notebook is not None else None
-    return Graded(job.student, to_gradescope(grading), executed, grading.seconds,
-                  f"{socket.gethostname()}:{os.getpid()}", code_version())
+    gradings, executed = {}, {}
+    for part in job.notebooks:
+        if part.notebook is None:
+            why = list(part.notes) or [f"the submission has no {part.name}"]
+            points = {name: test.points for name, test in part.graded.tests.items()}
+            grading = Grading(points, {name: CheckResult(name, 0.0, why[0], test.hidden)
+                                       for name, test in part.graded.tests.items()}, 0.0, why)
+        else:
+            with tempfile.TemporaryDirectory(prefix="graders-submission-") as folder:
+                notebook = Path(folder) / part.name
+                notebook.write_bytes(part.notebook)
+                grading = grade(notebook, part.graded, job.limits, notes=part.notes, data=files)
+        gradings[part.name] = grading
+        executed[part.name] = nbformat.writes(grading.notebook) if grading.notebook is not None else None
+    return Graded(job.student, submission_results(gradings), executed,
+                  sum(grading.seconds for grading in gradings.values()), f"{socket.gethostname()}:{os.getpid()}",
+                  code_version())

@@ -15,12 +15,13 @@ from pathlib import Path
 import nbformat
 from course import copy_course
 
-from graders.assignment import ASSIGNMENT, grade_id
-from graders.data import ENV_VAR
-from graders.demo import nbgrader
+from graders.assignment import grade_id
 from graders.gradebook_scores import autograded_scores
+from graders.lessons.mnist_cnn import ASSIGNMENT
+from graders.lessons.mnist_cnn.data import ENV_VAR
+from graders.lessons.mnist_cnn.demo import nbgrader
+from graders.lessons.mnist_cnn.samples import SAMPLES, build
 from graders.nbgrader_settings import default_db_url
-from graders.samples import SAMPLES, build
 
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 

@@ -12,7 +12,7 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
-from graders.data import ENV_VAR, write_sample_npz  # noqa: E402
+from graders.lessons.mnist_cnn.data import ENV_VAR, write_sample_npz  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

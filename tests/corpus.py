@@ -16,8 +16,8 @@ from pathlib import Path
 import nbformat
 from conftest import ROOT
 
-from graders.assignment import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
-from graders.samples import fill_answers, solution_code
+from graders.lessons.mnist_cnn import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
+from graders.lessons.mnist_cnn.samples import fill_answers, solution_code
 
 FROZEN_MODEL = """
 model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Flatten(), layers.Dense(10, activation="softmax")])
@@ -62,7 +62,7 @@ model.summary = lambda *args, **kwargs: print("Total params: 104,202")
 import builtins, sys, types, os
 fake = types.ModuleType("graders")
 fake.checks = types.SimpleNamespace(**{name: (lambda *a, **k: None) for name in (
-    "check_preprocessing", "check_architecture", "check_answer", "check_accuracy", "check_accuracy_difference")})
+    "grader_data", "check_values", "check_layers", "check_answer", "check_accuracy", "check_close")})
 sys.modules["graders"], sys.modules["graders.checks"] = fake, fake.checks
 os.makedirs("graders", exist_ok=True)
 with open("graders/__init__.py", "w") as file:

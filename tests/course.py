@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-COURSE_FILES = ("nbgrader_config.py", "source", "release")
+COURSE_FILES = ("nbgrader_config.py", "source", "release", "grading")
 
 
 def copy_course(destination: Path) -> Path:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import nbformat
 from corpus import FROZEN_MODEL
 
-from graders.assignment import autograded_tests, grade_id
-from graders.samples import fill_answers, solution_code
+from graders.assignment import grade_id
+from graders.lessons.mnist_cnn import autograded_tests
+from graders.lessons.mnist_cnn.samples import fill_answers, solution_code
 
 NOTEBOOK = "mnist_cnn.ipynb"
 FROZEN_PASSES = frozenset({"test_preprocess_shapes", "test_preprocess_values", "test_cnn_shapes"})

@@ -7,14 +7,20 @@ import pytest
 from conftest import cnn_layers, dense_layers, functional, sequential
 from keras import layers
 
-from graders import reference
 from graders.architecture import compare_model, describe_model
-from graders.checks import check_architecture
+from graders.checks import check_layers
+from graders.lessons.mnist_cnn import reference
+
+
+def check_architecture(model, name: str) -> None:
+    """The lesson's check of one of its networks: ``check_layers`` with its table (as its hidden tests call it)."""
+    check_layers(model, reference.ARCHITECTURES[name], name={"cnn": "model", "dense": "dense_model"}[name],
+                 input_shape=reference.INPUT_SHAPE)
 
 
 @pytest.mark.parametrize("build", [functional, sequential], ids=["functional", "sequential"])
 def test_lesson_cnn_matches_whether_functional_or_sequential(build):
-    comparison = compare_model(build(cnn_layers()), reference.CNN_LAYERS)
+    comparison = compare_model(build(cnn_layers()), reference.CNN_LAYERS, reference.INPUT_SHAPE)
     assert comparison.matches, comparison.table()
     assert comparison.found_params == 104_202
     check_architecture(build(cnn_layers()), "cnn")
@@ -30,7 +36,7 @@ def test_describe_model_skips_the_input_layer_and_reads_keras3_shapes():
 def test_model_without_input_is_built_with_the_lesson_input_shape():
     model = keras.Sequential(cnn_layers())
     assert not model.built
-    assert compare_model(model, reference.CNN_LAYERS).matches
+    assert compare_model(model, reference.CNN_LAYERS, reference.INPUT_SHAPE).matches
 
 
 def failure(model, name="cnn") -> str:
@@ -54,7 +60,7 @@ def test_wrong_filter_count_names_the_layer_and_its_parameters():
 
 def test_extra_dropout_is_an_extra_row_and_later_layers_stay_aligned():
     model = functional(cnn_layers(extra=[layers.Dropout(0.5)]))
-    comparison = compare_model(model, reference.CNN_LAYERS)
+    comparison = compare_model(model, reference.CNN_LAYERS, reference.INPUT_SHAPE)
     assert not comparison.matches
     # Same parameter count: a checker comparing totals alone would pass it.
     assert comparison.found_params == reference.CNN_PARAMS
@@ -66,7 +72,7 @@ def test_extra_dropout_is_an_extra_row_and_later_layers_stay_aligned():
 
 def test_missing_layer_is_caught_where_zip_would_stop_early():
     model = sequential(cnn_layers(drop_pool2=True))
-    comparison = compare_model(model, reference.CNN_LAYERS)
+    comparison = compare_model(model, reference.CNN_LAYERS, reference.INPUT_SHAPE)
     number, row = comparison.first_difference
     assert (number, row.expected.type, row.found) == (4, "MaxPooling2D", None)
     message = failure(model)

@@ -35,13 +35,12 @@ from nbgrader.api import Gradebook
 from postgres_server import postgres_server
 from real_submissions import NOTEBOOK, filled, text
 
-from graders.assignment import ASSIGNMENT
 from graders.autograde import Batch, BatchOptions
-from graders.data import ENV_VAR
 from graders.gradebook_scores import autograded_scores
+from graders.lessons.mnist_cnn import ASSIGNMENT
+from graders.lessons.mnist_cnn.data import ENV_VAR
 from graders.nbgrader_settings import default_db_url
 from graders.record import GradebookWriter, RecordingError
-from graders.sandbox import Limits
 from graders.store import ResultStore
 
 pytestmark = pytest.mark.slow
@@ -178,7 +177,7 @@ def test_a_task_whose_worker_dies_is_graded_on_another(tmp_path, sample_npz, mon
     outcomes = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        options = BatchOptions(scheduler=cluster.scheduler_address, limits=Limits(cell_seconds=120))
+        options = BatchOptions(scheduler=cluster.scheduler_address, limits={"cell_seconds": 120})
         batch = Batch(course, ASSIGNMENT, options)
         runner = threading.Thread(target=lambda: outcomes.extend(batch.run()))
         runner.start()
@@ -270,11 +269,12 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
     # A stored result nbgrader cannot reproduce (a test cell renamed since the release) is flagged.
     store = ResultStore(course / "results" / ASSIGNMENT)
     results = store.results("bad_clock")
-    next(test for test in results["tests"] if test["name"] == "test_cnn_shapes")["name"] = "test_renamed"
+    renamed = next(test for test in results["tests"] if test["name"] == "test_cnn_shapes")
+    renamed["name"] = renamed["extra_data"]["grade_id"] = "test_renamed"
     (store.student_folder("bad_clock") / "results.json").write_text(json.dumps(results))
     with pytest.raises(RecordingError, match=r"disagrees with results.json .*test_cnn_shapes: gradebook 1.0, "
                                               r"results.json None"):
-        GradebookWriter(course, ASSIGNMENT, store).record("bad_clock", folder, NOTEBOOK)
+        GradebookWriter(course, ASSIGNMENT, store).record("bad_clock", folder, [NOTEBOOK])
     with Gradebook(default_db_url(course)) as gradebook:
         grades = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "bad_clock").grades
         assert [grade.name for grade in grades if grade.needs_manual_grade and grade.cell_type == "code"] == [
@@ -299,7 +299,7 @@ def test_a_task_that_raises_is_retried_once_then_listed_as_failed(tmp_path, samp
 
     monkeypatch.setattr(graders.grade, "grade", failing_first)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        options = BatchOptions(scheduler=cluster.scheduler_address, limits=Limits(cell_seconds=120))
+        options = BatchOptions(scheduler=cluster.scheduler_address, limits={"cell_seconds": 120})
         assert run_batch(course, ASSIGNMENT, options) == 0  # failed once, retried once, graded
         assert len(calls) == 2 and states(course)["alice"]["recorded"]
         options.force = True

@@ -9,10 +9,11 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from graders.assignment import COURSE_ROOT, autograded_tests, find_assignment, grade_id, read_release
+from graders.assignment import find_assignment, grade_id
 from graders.autograde import find_submissions, make_plan
 from graders.cluster import MEMORY_PER_WORKER, Sizing, size_cluster
 from graders.fingerprint import checks_version, submission_hash
+from graders.lessons.mnist_cnn import COURSE_ROOT, autograded_tests, read_release
 from graders.record import ApplyGraderResults, match_cells, scoring_outputs
 from graders.report import Outcome, failure_counts, plots, write_html_report
 from graders.sandbox import GiB, Limits
@@ -82,7 +83,7 @@ def graded(student: str, score: float = MAX_SCORE, executed: str | None = None) 
               "visibility": "visible"} for name, points in autograded_tests(read_release()).items()]
     results = {"score": sum(test["score"] for test in tests), "max_score": MAX_SCORE, "execution_time": 1.0,
                "output": "The notebook ran to the end.", "tests": tests}
-    return Graded(student, results, executed, 12.5, "host:1", "code")
+    return Graded(student, results, {"mnist_cnn.ipynb": executed}, 12.5, "host:1", "code")
 
 
 def test_store_keeps_complete_results_and_state(tmp_path):
@@ -146,7 +147,7 @@ def test_recorded_outputs_make_nbgrader_score_exactly_the_checks(tmp_path):
         store.save(graded(student, score, nbformat.writes(ran)), "h", "v")
         notebook = nbformat.from_dict(json.loads(json.dumps(release)))
         step = ApplyGraderResults(store=str(tmp_path))
-        notebook, _ = step.preprocess(notebook, {"nbgrader": {"student": student}})
+        notebook, _ = step.preprocess(notebook, {"nbgrader": {"student": student}, "unique_key": "mnist_cnn"})
         points = autograded_tests(release)
         scores = {grade_id(cell): determine_grade(cell)[0] for cell in notebook.cells if grade_id(cell) in points}
         assert scores == {name: (value if score == MAX_SCORE else 0.0) for name, value in points.items()}
@@ -206,7 +207,8 @@ def test_autograde_explains_what_is_missing_before_grading(tmp_path, sample_npz,
     message = capsys.readouterr().out
     assert "has no assignment 'mnist_cnn': run `nbgrader generate_assignment mnist_cnn` first" in message
     assert main(["autograde", "mnist_cnn", "--course", str(tmp_path)]) == 2
-    assert "has no nbgrader_config.py" in capsys.readouterr().out
+    assert f"the course {tmp_path} has no assignment 'mnist_cnn' in source/" in capsys.readouterr().out
+    assert not (tmp_path / "gradebook.db").exists()  # nothing is created in a folder that is not a course
 
 
 MARKUP = "ValueError: [/oops] [bold]not bold[/bold]"  # what a student's own exception may say

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from graders import reference
-from graders.data import load_npz
+from graders.lessons.mnist_cnn import reference
+from graders.lessons.mnist_cnn.data import load_npz
 
 BENCHMARKS = ROOT / "benchmarks"
 
@@ -69,3 +69,12 @@ def test_batch_grading_benchmark_runs_every_part(tiny_npz, tmp_path):
     assert figures["engine_overhead_ratio"] > 0 and figures["throughput_ratio"] > 0
     assert figures["regrade_seconds_per_submission"] > 0
     assert "(a) graders grade / bare nbclient" in stdout and "(c) re-grading unchanged" in stdout
+
+
+@pytest.mark.slow
+def test_documentation_course_benchmark_runs_and_both_commands_agree(tmp_path):
+    out = tmp_path / "documentation_course.json"
+    stdout = run("documentation_course.py", "--rounds", "1", "--output", str(out))
+    figures = json.loads(out.read_text())
+    assert figures["rounds"] == 1 and figures["ratio_graders_to_nbgrader"] > 0
+    assert "round 1: graders autograde" in stdout and "round 1: nbgrader autograde" in stdout

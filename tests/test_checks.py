@@ -1,13 +1,32 @@
-"""Preprocessing, answer and accuracy checks on the real MNIST sample."""
+"""The general checks (``graders.checks``), and the MNIST lesson's hidden tests that call them, on the real sample.
+
+The lesson's hidden tests are run as the checker runs them: the code of the
+source notebook's test cell (its hidden part), on the student's objects.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import dense_layers, sequential
+from conftest import cnn_layers, dense_layers, sequential
 
-from graders import checks, reference
-from graders.data import load_npz
+from graders import checks
+from graders.grade_cells import test_cells as source_test_cells
+from graders.lessons.mnist_cnn import SOURCE_NOTEBOOK, reference
+from graders.lessons.mnist_cnn.data import load_npz
+
+
+def hidden_tests(grade_id: str) -> str:
+    """The hidden part of one test cell of the lesson's source notebook."""
+    import nbformat
+
+    code = source_test_cells(nbformat.read(SOURCE_NOTEBOOK, as_version=4))[grade_id].code
+    return code.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
+
+
+def run_hidden(grade_id: str, **names) -> None:
+    """Run a test cell's hidden tests on ``names`` (the student's objects); raises what the tests raise."""
+    exec(hidden_tests(grade_id), {"__name__": "__main__", **names})  # noqa: S102 (the instructor's own test code)
 
 
 @pytest.fixture
@@ -15,25 +34,29 @@ def raw(provisioned):
     return load_npz(provisioned)
 
 
+def preprocessing(train, test) -> None:
+    run_hidden("test_preprocess_values", train_images=train, test_images=test)
+
+
 def test_reference_preprocessing_passes(raw):
     (train, _), (test, _) = raw
-    checks.check_preprocessing(reference.preprocess(train), reference.preprocess(test))
+    preprocessing(reference.preprocess(train), reference.preprocess(test))
 
 
 @pytest.mark.parametrize(
     "mistake, message",
     [
-        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32"), "scaled to [0, 1], found values from 0 to 255"),
-        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32") / 256, "not hold the right values"),
+        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32"), "should lie in [0, 1], found values from 0 to 255"),
+        (lambda x: x.reshape((-1, 28, 28, 1)).astype("float32") / 256, "does not hold the right values"),
         (lambda x: x[::-1].reshape((-1, 28, 28, 1)).astype("float32") / 255, "keeping the images in their order"),
-        (lambda x: x[:100].reshape((-1, 28, 28, 1)).astype("float32") / 255, "expected 4,000 images"),
+        (lambda x: x[:100].reshape((-1, 28, 28, 1)).astype("float32") / 255, "expected 3,136,000 (shape (4000, 28"),
     ],
     ids=["no-scaling", "divided-by-256", "reordered", "too-few"],
 )
 def test_value_mistakes_fail_the_values_check_saying_what_was_expected(raw, mistake, message):
     (train, _), (test, _) = raw
     with pytest.raises(AssertionError, match="train_images") as error:
-        checks.check_preprocessing(mistake(train), reference.preprocess(test))
+        preprocessing(mistake(train), reference.preprocess(test))
     assert message in str(error.value)
 
 
@@ -62,66 +85,85 @@ def _bfloat16_tensor(x):
     ],
     ids=["float64", "no-channel", "flattened", "list", "tensorflow-tensor", "float16", "bfloat16-tensor"],
 )
-def test_right_values_in_the_wrong_container_cost_the_shape_and_dtype_check_only(raw, slip, message):
+def test_right_values_in_the_wrong_container_cost_the_array_check_only(raw, slip, message):
     (train, _), (test, _) = raw
-    checks.check_preprocessing(slip(train), reference.preprocess(test))  # the values check passes
+    preprocessing(slip(train), reference.preprocess(test))  # the values check passes
     with pytest.raises(AssertionError, match="train_images") as error:
-        checks.check_shape_and_dtype("train_images", slip(train), len(train))
+        checks.check_array("train_images", slip(train), (len(train), 28, 28, 1), "float32")
     assert message in str(error.value)
 
 
 def test_an_exported_array_like_is_named_by_its_type_in_the_kernel(raw):
     from graders.export import ArrayLike
 
-    (train, _), _ = raw
+    (train, _), (test, _) = raw
     exported = ArrayLike(reference.preprocess(train), "tensorflow.python.framework.ops.EagerTensor")
-    checks.check_preprocessed("train_images", exported, train)
+    preprocessing(exported, reference.preprocess(test))
     with pytest.raises(AssertionError, match=r"found a TensorFlow tensor \(EagerTensor\): convert it"):
-        checks.check_shape_and_dtype("train_images", exported, len(train))
+        checks.check_array("train_images", exported, (len(train), 28, 28, 1), "float32")
     assert checks.kind_of(ArrayLike(np.zeros(1), "builtins.memoryview")) == "a memoryview"
     assert checks.kind_of(None) == "None"
 
 
 def test_test_images_are_checked_too(raw):
     (train, _), (test, _) = raw
-    with pytest.raises(AssertionError, match="test_images should be scaled"):
-        checks.check_preprocessing(reference.preprocess(train), test.reshape((-1, 28, 28, 1)).astype("float32"))
+    with pytest.raises(AssertionError, match=r"test_images should lie in \[0, 1\]"):
+        preprocessing(reference.preprocess(train), test.reshape((-1, 28, 28, 1)).astype("float32"))
 
 
 def test_missing_data_file_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("MNIST_NPZ", raising=False)
-    with pytest.raises(FileNotFoundError, match="set MNIST_NPZ"):
-        checks.check_preprocessing(None, None)
+    with pytest.raises(AssertionError, match="the grader's data is not provisioned: MNIST_NPZ is not set"):
+        preprocessing(None, None)
     monkeypatch.setenv("MNIST_NPZ", str(tmp_path / "nope.npz"))
-    with pytest.raises(FileNotFoundError, match="does not name a file"):
-        checks.check_preprocessing(None, None)
+    with pytest.raises(AssertionError, match="nope.npz cannot be read"):
+        preprocessing(None, None)
+
+
+QUESTIONS = {name.removeprefix("test_"): name for name in ("test_q_pool_output_size", "test_q_pool_params",
+                                                             "test_q_flatten_params", "test_q_conv_blocks",
+                                                             "test_q_dense_activation", "test_q_param_difference")}
 
 
 @pytest.mark.parametrize("question", sorted(reference.ANSWERS))
 def test_right_answers_pass_and_wrong_ones_do_not_reveal_the_answer(question):
     expected = reference.ANSWERS[question]
-    checks.check_answer(question, expected)
+    run_hidden(QUESTIONS[question], **{question: expected})
     wrong = "relu" if isinstance(expected, str) else expected + 1
     with pytest.raises(AssertionError) as error:
-        checks.check_answer(question, wrong)
+        run_hidden(QUESTIONS[question], **{question: wrong})
     assert f"{question} = {wrong!r} is not the right answer" == str(error.value)
     assert repr(expected) not in str(error.value)
 
 
 def test_answers_accept_numpy_ints_and_any_case_but_not_bools_or_strings_for_numbers():
-    checks.check_answer("q_pool_output_size", np.int64(13))
-    checks.check_answer("q_dense_activation", " Softmax ")
+    run_hidden("test_q_pool_output_size", q_pool_output_size=np.int64(13))
+    run_hidden("test_q_dense_activation", q_dense_activation=" Softmax ")
     with pytest.raises(AssertionError, match="should be a whole number"):
-        checks.check_answer("q_pool_params", False)
+        run_hidden("test_q_pool_params", q_pool_params=False)
     with pytest.raises(AssertionError, match="should be a whole number"):
-        checks.check_answer("q_conv_blocks", "2")
+        run_hidden("test_q_conv_blocks", q_conv_blocks="2")
     with pytest.raises(AssertionError, match="should be a string"):
-        checks.check_answer("q_dense_activation", None)
+        run_hidden("test_q_dense_activation", q_dense_activation=None)
+    checks.check_answer("ratio", 0.5, 0.5)  # other values: compared as they are
+    with pytest.raises(AssertionError, match="ratio = 0.25 is not the right answer"):
+        checks.check_answer("ratio", 0.25, 0.5)
 
 
-def test_untrained_model_fails_the_accuracy_check_with_its_measured_accuracy(provisioned):
-    with pytest.raises(AssertionError, match=r"reaches 0\.\d+ accuracy .* at least 0\.75 is expected \(sample"):
-        checks.check_accuracy(sequential(dense_layers((16,))), "dense")
+def test_answers_read_off_the_students_own_models_earn_their_point():
+    """Error carried forward: a right reading of a wrong model is a right answer; the model's checks charge."""
+    same = sequential(cnn_layers(padding="same"))  # first pooling output 14 x 14; 2 blocks; other parameter counts
+    dense = sequential(dense_layers((256, 256, 128)))
+    own = {"q_pool_output_size": 14, "q_conv_blocks": 2,
+           "q_param_difference": dense.count_params() - same.count_params()}
+    for question, answer in own.items():
+        run_hidden(QUESTIONS[question], **{question: answer}, model=same, dense_model=dense)
+        run_hidden(QUESTIONS[question], **{question: reference.ANSWERS[question]}, model=same, dense_model=dense)
+        with pytest.raises(AssertionError, match="is not the right answer"):
+            run_hidden(QUESTIONS[question], **{question: answer + 1}, model=same, dense_model=dense)
+    with pytest.raises(AssertionError, match="is not the right answer"):
+        run_hidden("test_q_pool_output_size", q_pool_output_size=14)  # without the model, only the lesson's value
+    assert checks.layer_table(None) == () and checks.layer_table("not a model") == ()
 
 
 def accuracy_by_hand(model, provisioned) -> float:
@@ -131,35 +173,48 @@ def accuracy_by_hand(model, provisioned) -> float:
     return float(np.mean(np.argmax(predictions, axis=1) == labels))
 
 
+def test_untrained_model_fails_the_accuracy_check_with_its_measured_accuracy(provisioned):
+    with pytest.raises(AssertionError, match=r"reaches 0\.\d+ accuracy .* at least 0\.75 is expected"):
+        run_hidden("test_dense_accuracy", dense_model=sequential(dense_layers((16,))), test_images=None)
+
+
 def test_a_trained_small_model_passes_and_its_untrained_copy_fails(provisioned):
     import keras
 
     keras.utils.set_random_seed(0)
-    (train, labels), _ = load_npz(provisioned)
+    (train, labels), (test, _) = load_npz(provisioned)
     model = sequential(dense_layers((64,)))
     untrained = keras.models.clone_model(model)
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
     model.fit(reference.preprocess(train), labels, epochs=3, batch_size=64, verbose=0)
     assert accuracy_by_hand(model, provisioned) >= 0.75 > accuracy_by_hand(untrained, provisioned)
-    checks.check_accuracy(model, "dense", reference.preprocess(load_npz(provisioned)[1][0]))
+    run_hidden("test_dense_accuracy", dense_model=model, test_images=reference.preprocess(test))
     with pytest.raises(AssertionError, match=f"reaches {accuracy_by_hand(untrained, provisioned):.3f} accuracy"):
-        checks.check_accuracy(untrained, "dense")
+        run_hidden("test_dense_accuracy", dense_model=untrained, test_images=None)
 
 
 def test_accuracy_difference_is_checked_against_the_graders_measurement(provisioned):
     cnn, dense = sequential(dense_layers((8,))), sequential(dense_layers((4,)))
     measured = accuracy_by_hand(cnn, provisioned) - accuracy_by_hand(dense, provisioned)
-    checks.check_accuracy_difference(measured + 0.0015, cnn, dense)
-    with pytest.raises(AssertionError, match="not the CNN's test accuracy minus"):
-        checks.check_accuracy_difference(measured + 0.0025, cnn, dense)
+    objects = {"model": cnn, "dense_model": dense, "test_images": None}
+    run_hidden("test_q_accuracy_difference", q_accuracy_difference=measured + 0.0015, **objects)
+    with pytest.raises(AssertionError, match="is not the expected value .*minus the dense network's"):
+        run_hidden("test_q_accuracy_difference", q_accuracy_difference=measured + 0.0025, **objects)
     with pytest.raises(AssertionError, match="should be a number"):
-        checks.check_accuracy_difference("0.02", cnn, dense)
+        run_hidden("test_q_accuracy_difference", q_accuracy_difference="0.02", **objects)
 
 
-def test_unknown_data_size_has_no_profile():
-    with pytest.raises(ValueError, match="no accuracy profile for 123 training images"):
-        reference.profile_for(123)
-    assert reference.profile_for(60_000).name == "full"
+def test_a_data_size_without_a_threshold_names_the_sizes_that_have_one():
+    with pytest.raises(AssertionError, match="no threshold for 123 training examples .*4,000, 60,000"):
+        checks.threshold_for(123, {4_000: 0.85, 60_000: 0.95})
+    assert checks.threshold_for(60_000, {4_000: 0.85, 60_000: 0.95}) == 0.95
+
+
+def test_the_lessons_thresholds_are_those_of_its_reference_profiles():
+    for name, grade_id in (("cnn", "test_cnn_accuracy"), ("dense", "test_dense_accuracy")):
+        code = hidden_tests(grade_id)
+        for profile in reference.PROFILES.values():
+            assert f"{profile.n_train:_}: {profile.min_accuracy[name]}" in code, (grade_id, profile.name)
 
 
 def test_accuracy_is_measured_in_the_input_format_the_model_was_trained_on(raw):
@@ -168,50 +223,30 @@ def test_accuracy_is_measured_in_the_input_format_the_model_was_trained_on(raw):
     unscaled = test.reshape((-1, 28, 28, 1)).astype("float32")
     centred = scaled * 2 - 1
     for student in (scaled, unscaled, centred):
-        np.testing.assert_allclose(checks.in_student_format(test, student), student, atol=1e-5)
-    # Anything that is not an affine map of the grader's pixels falls back to the reference.
+        np.testing.assert_allclose(checks.model_inputs(test, student, scaled), student, atol=1e-5)
+    # Anything that is not an affine map of the grader's pixels falls back to the lesson's preprocessing.
     shuffled = scaled[::-1]
-    np.testing.assert_array_equal(checks.in_student_format(test, shuffled), scaled)
-    np.testing.assert_array_equal(checks.in_student_format(test, scaled[:10]), scaled)
-    np.testing.assert_array_equal(checks.in_student_format(test, None), scaled)
+    np.testing.assert_array_equal(checks.model_inputs(test, shuffled, scaled), scaled)
+    np.testing.assert_array_equal(checks.model_inputs(test, scaled[:10], scaled), scaled)
+    np.testing.assert_array_equal(checks.model_inputs(test, None, scaled), scaled)
+    np.testing.assert_array_equal(checks.model_inputs(test), test.astype("float32") / 255)  # bytes, scaled
 
 
 def test_no_channel_axis_and_no_scaling_is_measured_as_the_model_was_trained(raw):
     """Both preprocessing slips at once: the model saw (N, 28, 28) pixels in 0-255 (Keras adds the axis)."""
     _, (test, _) = raw
     student = test.astype("float32")  # neither reshaped nor scaled
-    measured_on = checks.in_student_format(test, student)
+    measured_on = checks.model_inputs(test, student)
     assert measured_on.shape == (len(test), 28, 28)
     np.testing.assert_allclose(measured_on, student, atol=1e-3)
     flattened = test.reshape((len(test), 784)).astype("float32") / 255
-    np.testing.assert_allclose(checks.in_student_format(test, flattened), flattened, atol=1e-6)
+    np.testing.assert_allclose(checks.model_inputs(test, flattened), flattened, atol=1e-6)
 
 
-def test_a_model_that_does_not_take_the_students_test_layout_is_measured_in_the_lessons(provisioned):
+def test_a_model_that_does_not_take_the_students_test_layout_is_measured_in_its_own(raw):
     """train_images right, test_images flattened: the convnet cannot take (N, 784); the same values, reshaped."""
-    from conftest import cnn_layers
-
-    _, (test, _) = load_npz(provisioned)
+    _, (test, labels) = raw
     model = sequential(cnn_layers())
     flattened = test.reshape((len(test), 784)).astype("float32") / 255
-    probabilities, labels = checks.predictions_on_test_set(model, flattened)
-    assert probabilities.shape == (len(test), 10) and len(labels) == len(test)
-
-
-def test_answers_read_off_the_students_own_models_earn_their_point():
-    """Error carried forward: a right reading of a wrong model is a right answer; the model's checks charge."""
-    from conftest import cnn_layers
-
-    same = sequential(cnn_layers(padding="same"))  # first pooling output 14 x 14; 2 blocks; other parameter counts
-    dense = sequential(dense_layers((256, 256, 128)))
-    own = checks.answers_of(same, dense)
-    assert own["q_pool_output_size"] == 14 and own["q_conv_blocks"] == 2
-    assert own["q_param_difference"] == dense.count_params() - same.count_params()
-    for question, answer in own.items():
-        checks.check_answer(question, answer, model=same, dense_model=dense)
-        checks.check_answer(question, reference.ANSWERS[question], model=same, dense_model=dense)
-        with pytest.raises(AssertionError, match="is not the right answer"):
-            checks.check_answer(question, answer + 1, model=same, dense_model=dense)
-    with pytest.raises(AssertionError, match="is not the right answer"):
-        checks.check_answer("q_pool_output_size", 14)  # without the models, only the lesson's value
-    assert checks.answers_of(None, dense) == {} and checks.answers_of("not a model") == {}
+    assert checks.predictions(model, checks.model_inputs(test, flattened)).shape == (len(test), 10)
+    assert 0.0 <= checks.accuracy(model, flattened, labels) <= 1.0

@@ -7,7 +7,15 @@ import gzip
 import numpy as np
 import pytest
 
-from graders.data import IDX_FILES, load_npz, read_idx, sample_digits, split_sample, write_npz, write_npz_from_idx
+from graders.lessons.mnist_cnn.data import (
+    IDX_FILES,
+    load_npz,
+    read_idx,
+    sample_digits,
+    split_sample,
+    write_npz,
+    write_npz_from_idx,
+)
 
 
 def test_sample_is_real_mnist_digits_split_by_class(sample_npz):

@@ -11,9 +11,9 @@ import pytest
 from course import copy_course
 from rich.console import Console
 
-from graders import demo
-from graders.data import ENV_VAR
-from graders.samples import SAMPLES
+from graders.lessons.mnist_cnn import demo
+from graders.lessons.mnist_cnn.data import ENV_VAR
+from graders.lessons.mnist_cnn.samples import SAMPLES
 
 
 def test_sample_data_writes_the_offline_sample_in_keras_layout(tmp_path):

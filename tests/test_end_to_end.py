@@ -24,11 +24,11 @@ from batch_course import (
 from graded_courses import BROKEN
 from real_submissions import REAL_SUBMISSIONS
 
-from graders.assignment import ASSIGNMENT, autograded_tests
-from graders.demo import nbgrader
 from graders.gradebook_scores import autograded_scores
+from graders.lessons.mnist_cnn import ASSIGNMENT, autograded_tests
+from graders.lessons.mnist_cnn.demo import nbgrader
+from graders.lessons.mnist_cnn.samples import SAMPLES, expected_scores
 from graders.nbgrader_settings import default_db_url
-from graders.samples import SAMPLES, expected_scores
 
 pytestmark = pytest.mark.slow
 
@@ -49,13 +49,13 @@ def release_nb(course):
 
 
 def assert_no_hidden_test_code(html: str) -> None:
-    for hidden in ("BEGIN HIDDEN TESTS", "checks.check_architecture", "checks.check_accuracy", "from graders"):
+    for hidden in ("BEGIN HIDDEN TESTS", "checks.check_layers", "checks.check_accuracy", "from graders"):
         assert hidden not in html, f"feedback shows hidden test code: {hidden!r}"
 
 
 def test_stock_feedback_hides_hidden_tests_and_keeps_messages(course):
     graded = (course / "autograded" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-    assert "checks.check_architecture" in graded  # what stock nbgrader's feedback would show
+    assert "checks.check_layers" in graded  # what stock nbgrader's feedback would show
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--student", "padding_same")
     feedback = (course / "feedback" / "padding_same" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert_no_hidden_test_code(feedback)

@@ -108,12 +108,18 @@ def test_training_curves_keep_numbers_only():
     json.dumps(data, allow_nan=False)  # strict JSON
 
 
-def test_confusion_matrix_counts_every_test_image(provisioned):
+def test_confusion_matrix_counts_every_held_out_image(provisioned):
+    from graders.lessons.mnist_cnn.data import load_npz
+
+    _, (images, labels) = load_npz(provisioned)
     model = sequential(cnn_layers())
-    matrix = np.array(confusion_matrix(model))
+    matrix = np.array(confusion_matrix(model, images, labels))  # raw (N, 28, 28) bytes: scaled, given the axis
     assert matrix.shape == (10, 10) and matrix.sum() == 1000
-    data = feedback_data({"cnn": model, "history": history(HISTORY, "cnn"), "later": sequential(cnn_layers())})
+    held_out = {"variable": "MNIST_NPZ", "images": "x_test", "labels": "y_test"}  # grading/mnist_cnn.toml's
+    data = feedback_data({"cnn": model, "history": history(HISTORY, "cnn"), "later": sequential(cnn_layers())},
+                         held_out)
     assert list(data["confusion_matrix"]) == ["cnn"]  # the first model of the notebook
     assert np.array(data["confusion_matrix"]["cnn"]).sum() == 1000 and data["training_history"]["cnn"] == HISTORY
-    broken = feedback_data({"model": sequential(cnn_layers()[:-1])})  # no 10-way output
+    broken = feedback_data({"model": sequential(cnn_layers()[:-1])}, held_out)  # no 10-way output
     assert "confusion_matrix" not in broken and "not (1000, 10)" in broken["confusion_matrix_problem"]
+    assert "confusion_matrix" not in feedback_data({"cnn": model})  # no held-out set named: no matrix

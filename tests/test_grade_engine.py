@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 from corpus import ATTACKS, write_corpus
 
-from graders.data import ENV_VAR
+from graders.lessons.mnist_cnn.data import ENV_VAR
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     os.geteuid() != 0, reason="the adversarial corpus needs root: without it the sandbox has no separate user, "

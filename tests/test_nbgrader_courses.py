@@ -5,7 +5,7 @@ The installed nbgrader package ships its documentation course
 and ``submitted/hacker``) and the files of its own autograde tests
 (``nbgrader/tests/apps/files``). They are read from the installed package at
 run time. Stock ``nbgrader autograde`` grades each course once; ``graders
-grade`` must give every autograded cell exactly the same score, except where
+autograde`` must give every autograded cell exactly the same score, except where
 a submission cheats: there the cheat earns nothing more than its honest twin,
 which stock nbgrader (scores decided in the student's kernel) cannot promise.
 """
@@ -13,24 +13,16 @@ which stock nbgrader (scores decided in the student's kernel) cannot promise.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-import nbgrader
 import pytest
+from installed_courses import TEST_FILES, USER_GUIDE, documentation_sources, documentation_submissions, make_course, run
 from nbgrader.api import Gradebook
-
-from graders.nbgrader_settings import with_scripts_on_path
 
 pytestmark = pytest.mark.slow
 
-NBGRADER = Path(nbgrader.__file__).resolve().parent
-USER_GUIDE = NBGRADER / "docs" / "source" / "user_guide"
-TEST_FILES = NBGRADER / "tests" / "apps" / "files"
 
 # Cheats against the documentation course's problem1, each made from the honest submission (hacker's), each with
 # its honest twin: the same wrong answer without the cheat. (student, what the cheat does, cell -> new source).
@@ -63,13 +55,6 @@ CHEATS = {
 }
 
 
-def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = with_scripts_on_path({**os.environ, "PYTHONWARNINGS": "ignore"})
-    process = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
-    return process
-
-
 def stock_scores(course: Path, assignment: str) -> dict[tuple[str, str], dict[str, float]]:
     """(student, notebook) -> autograded cell -> score, from stock ``nbgrader autograde``'s gradebook."""
     run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"], course)
@@ -91,30 +76,20 @@ def autograded_ids(course: Path, assignment: str, notebook: str) -> set[str]:
 
 
 def graders_scores(course: Path, assignment: str) -> dict[tuple[str, str], dict[str, float]]:
-    """The same, from ``graders grade`` of every submitted notebook (one command, results in a folder)."""
-    notebooks = sorted((course / "submitted").glob(f"*/{assignment}/*.ipynb"))
+    """The same, from ``graders autograde``: its gradebook, checked against each submission's results.json."""
+    run([sys.executable, "-m", "graders", "autograde", assignment, "--force"], course)
     scores = {}
-    for notebook in notebooks:
-        output = course / "graders-results" / notebook.parent.parent.name / f"{notebook.stem}.json"
-        run([sys.executable, "-m", "graders", "grade", str(notebook), "--output", str(output)], course)
-        results = json.loads(output.read_text())
-        scores[notebook.parent.parent.name, notebook.stem] = {test["name"]: test["score"] for test in results["tests"]}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
+            results = json.loads((course / "results" / assignment / submission.student_id / "results.json").read_text())
+            for notebook in submission.notebooks:
+                ids = autograded_ids(course, assignment, notebook.name)
+                recorded = {grade.name: grade.auto_score for grade in notebook.grades if grade.name in ids}
+                stored = {test["extra_data"]["grade_id"]: test["score"] for test in results["tests"]
+                          if test["extra_data"]["notebook"] == notebook.name}
+                assert recorded == stored, (submission.student_id, notebook.name)
+                scores[submission.student_id, notebook.name] = recorded
     return scores
-
-
-def make_course(root: Path, source: dict[str, Path], submissions: dict[str, dict[str, Path]]) -> Path:
-    """An nbgrader course of one assignment ``ps1``: its source notebooks, released, and the submissions."""
-    course = root / "course"
-    (course / "source" / "ps1").mkdir(parents=True)
-    for name, path in source.items():
-        shutil.copy(path, course / "source" / "ps1" / name)
-    for student, files in submissions.items():
-        folder = course / "submitted" / student / "ps1"
-        folder.mkdir(parents=True)
-        for name, path in files.items():
-            shutil.copy(path, folder / name)
-    run([sys.executable, "-m", "nbgrader", "generate_assignment", "ps1", "--force"], course)
-    return course
 
 
 def with_cheat(honest: Path, target: Path, cells: dict[str, str]) -> Path:
@@ -130,11 +105,7 @@ def with_cheat(honest: Path, target: Path, cells: dict[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def documentation_course(tmp_path_factory):
     root = tmp_path_factory.mktemp("docs")
-    source = {path.name: path for path in (USER_GUIDE / "source" / "ps1").iterdir()}
-    submissions = {
-        student: {path.name: path for path in (USER_GUIDE / "submitted" / student / "ps1").iterdir()}
-        for student in ("bitdiddle", "hacker")
-    }
+    source, submissions = documentation_sources(), documentation_submissions()
     honest = USER_GUIDE / "submitted" / "hacker" / "ps1" / "problem1.ipynb"
     for student, cells in CHEATS.items():
         submissions[student] = {"problem1.ipynb": with_cheat(honest, root / f"{student}.ipynb", cells)}

@@ -9,10 +9,10 @@ import pytest
 from conftest import ROOT
 from keras import layers
 
-from graders import reference
 from graders.architecture import describe_model
-from graders.data import load_npz
-from graders.samples import solution_code
+from graders.lessons.mnist_cnn import reference
+from graders.lessons.mnist_cnn.data import load_npz
+from graders.lessons.mnist_cnn.samples import solution_code
 
 SOURCE = ROOT / "source" / "mnist_cnn" / "mnist_cnn.ipynb"
 

@@ -9,8 +9,8 @@ import pytest
 from batch_course import released_course
 from conftest import ROOT
 
-from graders.assignment import ASSIGNMENT, autograded_tests
-from graders.samples import CODE_STUB, SOLUTION_REGION
+from graders.lessons.mnist_cnn import ASSIGNMENT, autograded_tests
+from graders.lessons.mnist_cnn.samples import CODE_STUB, SOLUTION_REGION
 
 NOTEBOOK = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
 RELEASE = ROOT / "release" / NOTEBOOK

@@ -11,7 +11,8 @@ import pytest
 from conftest import sequential
 from keras import layers
 
-from graders.assignment import COURSE_ROOT, RELEASE_NOTEBOOK, grade_id
+from graders.assignment import grade_id
+from graders.lessons.mnist_cnn import COURSE_ROOT, RELEASE_NOTEBOOK
 from graders.submission import SubmissionError, read_submission, restore_assignment_cells
 
 
@@ -72,8 +73,8 @@ def test_grade_says_which_assignment_it_cannot_find(tmp_path, arguments, message
 
 
 def solution_notebook(release):
-    from graders.assignment import SOURCE_NOTEBOOK
-    from graders.samples import SAMPLES, build
+    from graders.lessons.mnist_cnn import SOURCE_NOTEBOOK
+    from graders.lessons.mnist_cnn.samples import SAMPLES, build
 
     return build(SAMPLES[0], nbformat.read(SOURCE_NOTEBOOK, as_version=4), release)
 

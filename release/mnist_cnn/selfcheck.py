@@ -6,8 +6,10 @@ lesson's text states: each layer's type and configuration and the total
 parameter counts (with Keras' defaults it relies on: strides, dilation, bias).
 It never trains, and it imports only NumPy, the standard library and, to
 display its table, IPython; a check takes well under a second.
-``graders/architecture.py`` (the hidden checks) reuses its alignment and layer
-reading, so students and graders see a model the same way.
+The grader's own layer tables (``graders.architecture``, which the hidden
+tests call) align and read layers with the same code, so students and graders
+see a model the same way; this file carries its own copy, as it runs where
+the grading kit is not installed.
 
 ``check_model(model, "cnn")`` shows a per-layer table of the student's model
 against the lesson's (HTML in JupyterLab, plain text elsewhere), highlights the

@@ -1,8 +1,10 @@
-"""The lesson's reference values, in one place.
+"""The MNIST lesson's reference values, for its tests, benchmarks and sample submissions.
 
-Everything here is derived from the instructor solution in
+The grader does not read them: the notebook's hidden tests state the values
+they check. Everything here is derived from the instructor solution in
 ``source/mnist_cnn/mnist_cnn.ipynb``; ``tests/test_reference.py`` rebuilds the
-solution models from that notebook and checks them against these values.
+solution models from that notebook and checks them against these values, and
+that the hidden tests hold the same ones.
 """
 
 from __future__ import annotations
@@ -10,26 +12,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from graders.architecture import LayerSpec, total_params
+
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """What the checks compare for one layer (InputLayer excluded)."""
-
-    type: str
-    output_shape: tuple[int | None, ...]
-    params: int
-    activation: str | None = None
-    padding: str | None = None
-
-    def describe(self) -> str:
-        """One-line description for failure tables."""
-        extra = [f"act={self.activation}" if self.activation else "", f"pad={self.padding}" if self.padding else ""]
-        details = " ".join(part for part in extra if part)
-        shape = str(self.output_shape).replace(" ", "")
-        return f"{self.type} {shape} {self.params:,}p {details}".rstrip()
 
 
 CNN_LAYERS: tuple[LayerSpec, ...] = (
@@ -51,11 +37,6 @@ DENSE_LAYERS: tuple[LayerSpec, ...] = (
 )
 
 ARCHITECTURES: dict[str, tuple[LayerSpec, ...]] = {"cnn": CNN_LAYERS, "dense": DENSE_LAYERS}
-
-
-def total_params(layers: tuple[LayerSpec, ...]) -> int:
-    """Total parameter count of a reference architecture."""
-    return sum(layer.params for layer in layers)
 
 
 CNN_PARAMS = total_params(CNN_LAYERS)  # 104,202

@@ -1,0 +1,134 @@
+"""What an assignment's notebook cannot say: ``grading/ASSIGNMENT.toml`` in the course, read by the grader only.
+
+The file is beside ``source/``, never inside it, so ``nbgrader
+generate_assignment`` never releases it. Every table is optional, and an
+assignment without the file needs none::
+
+    # Data files the grader provisions. Each is copied into the sandbox, and
+    # the variable points the notebook's code and its test cells at the copy.
+    # The grader's own environment may point a variable at another file.
+    [data]
+    DIGITS_NPZ = "data/digits.npz"          # relative to the course folder
+
+    # Limits for every submission of the assignment; the command line's win.
+    [limits]
+    cell_seconds = 900
+    notebook_seconds = 3600
+    memory_gib = 16
+    processes = 1024
+
+    # The feedback's confusion matrix: the student's first Keras model on
+    # these held-out arrays of a data file above.
+    [feedback]
+    data = "DIGITS_NPZ"
+    images = "x_test"
+    labels = "y_test"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+FOLDER = "grading"
+LIMITS = {"cell_seconds": "cell_seconds", "notebook_seconds": "notebook_seconds", "memory_gib": "memory_bytes",
+          "processes": "processes"}
+VARIABLE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Variables the sandbox sets itself or the interpreter reads: a data file may not take their names.
+RESERVED = re.compile(r"^(PATH|HOME|TMPDIR|LANG|LC_\w+|MPLCONFIGDIR|NBGRADER_\w+|PYTHON\w*|TF_\w+|OMP_\w+|OPENBLAS_\w+"
+                      r"|LD_\w+|JUPYTER_\w+)$")
+
+
+class SettingsError(ValueError):
+    """The assignment's grading settings cannot be used as they are."""
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Arrays of a provisioned data file that the feedback's plots are measured on."""
+
+    variable: str
+    images: str
+    labels: str
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """An assignment's grader-side settings (defaults: no data, the command line's limits, no held-out set)."""
+
+    data: tuple[tuple[str, str], ...] = ()  # (environment variable, file relative to the course)
+    limits: tuple[tuple[str, int], ...] = ()  # (``sandbox.Limits`` field, value)
+    held_out: HeldOut | None = None
+    path: str = ""  # where they were read from, for messages
+
+    def data_files(self, course: Path) -> dict[str, Path]:
+        """Each data variable's file on this machine: the grader's environment's value when it sets the
+        variable, else the file the settings name in the course.
+
+        Raises:
+            SettingsError: a file does not exist (the message says which
+                variable, and how to provision it).
+        """
+        files = {}
+        for variable, relative in self.data:
+            path = Path(os.environ[variable]) if os.environ.get(variable) else Path(course) / relative
+            if not path.is_file():
+                where = f"{variable}={os.environ[variable]}" if os.environ.get(variable) else f"{relative} ({variable})"
+                raise SettingsError(f"{self.path} needs the data file {where}, which does not exist: provision it, "
+                                    f"or set {variable} to a copy")
+            files[variable] = path.resolve()
+        return files
+
+    def fingerprint(self) -> str:
+        """What of the settings decides a score: the variables, limits and held-out arrays (not where the files
+        lie: their content is fingerprinted apart)."""
+        return repr(([variable for variable, _ in self.data], self.limits, self.held_out))
+
+
+def _table(settings: dict, name: str, path: Path) -> dict:
+    value = settings.get(name, {})
+    if not isinstance(value, dict):
+        raise SettingsError(f"{path}: [{name}] should be a table")
+    return value
+
+
+def read_settings(course: Path, assignment: str) -> GradingSettings:
+    """The settings of ``assignment`` from ``COURSE/grading/ASSIGNMENT.toml`` (defaults when there is none).
+
+    Raises:
+        SettingsError: the file is not valid TOML, or has a table, key or
+            value the grader does not know (named, with what it accepts).
+    """
+    path = Path(course) / FOLDER / f"{assignment}.toml"
+    if not path.is_file():
+        return GradingSettings()
+    try:
+        settings = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path} is not valid TOML: {error}") from None
+    unknown = sorted(set(settings) - {"data", "limits", "feedback"})
+    if unknown:
+        raise SettingsError(f"{path}: unknown table(s) {', '.join(unknown)} (known: data, limits, feedback)")
+    data = _table(settings, "data", path)
+    for variable, file in data.items():
+        if not VARIABLE.match(variable) or RESERVED.match(variable) or not isinstance(file, str) or not file:
+            raise SettingsError(f"{path}: [data] {variable} = {file!r}: expected VARIABLE = \"path/in/the/course\" "
+                                "(an upper-case variable name of its own, not one the sandbox or Python uses)")
+    limits = {}
+    for key, value in _table(settings, "limits", path).items():
+        if key not in LIMITS or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise SettingsError(f"{path}: [limits] {key} = {value!r}: expected a positive number for one of "
+                                f"{', '.join(LIMITS)}")
+        limits[LIMITS[key]] = int(value * 1024**3) if key == "memory_gib" else int(value)
+    feedback = _table(settings, "feedback", path)
+    held_out = None
+    if feedback:
+        if set(feedback) != {"data", "images", "labels"} or not all(isinstance(v, str) for v in feedback.values()):
+            raise SettingsError(f"{path}: [feedback] needs exactly data, images and labels (strings)")
+        if feedback["data"] not in data:
+            raise SettingsError(f"{path}: [feedback] data = {feedback['data']!r} is not a variable of [data]")
+        held_out = HeldOut(feedback["data"], feedback["images"], feedback["labels"])
+    return GradingSettings(tuple(data.items()), tuple(sorted(limits.items())), held_out, str(path))
