@@ -16,8 +16,8 @@ from pathlib import Path
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-from graders.feedback import AddGraderFeedback, HideHiddenTests
-from graders.nbgrader_settings import LOG_LINE_PATTERN, default_db_url
+from graders.course.nbgrader_settings import LOG_LINE_PATTERN, default_db_url
+from graders.feedback.page import AddGraderFeedback, HideHiddenTests
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 

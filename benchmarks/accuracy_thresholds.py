@@ -1,6 +1,6 @@
 """Train the reference solution over several seeds and report its test accuracy.
 
-The minimum accuracies in ``graders/reference.py`` are chosen well below the
+The minimum accuracies in ``graders/lessons/mnist_cnn/reference.py`` are chosen well below the
 worst accuracy printed here, so an honest solution never fails by bad luck.
     python benchmarks/accuracy_thresholds.py [--data FILE.npz] [--seeds 5] [--json OUT]
 

@@ -33,11 +33,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graders.cluster import available_cores, size_cluster, total_memory  # noqa: E402
+from graders.autograde.cluster import available_cores, size_cluster, total_memory  # noqa: E402
+from graders.course.nbgrader_settings import with_scripts_on_path  # noqa: E402
 from graders.lessons.mnist_cnn import ASSIGNMENT  # noqa: E402
 from graders.lessons.mnist_cnn.data import ENV_VAR, write_npz_from_idx, write_sample_npz  # noqa: E402
 from graders.lessons.mnist_cnn.samples import SAMPLES, build  # noqa: E402
-from graders.nbgrader_settings import with_scripts_on_path  # noqa: E402
 
 SCRIPTS = Path(sys.executable).parent
 

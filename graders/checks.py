@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from graders.architecture import LayerSpec, compare_model, describe_model
-from graders.export import kind_of
+from graders.grade.export import kind_of
 
 PREDICT_BATCH = 1024
 

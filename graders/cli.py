@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from graders.nbgrader_settings import with_scripts_on_path
+from graders.course.nbgrader_settings import with_scripts_on_path
 
 
 def _sample_data(args: argparse.Namespace) -> int:
@@ -24,8 +24,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from graders.assignment import AssignmentError
-    from graders.grade import grade_command
+    from graders.course.assignment import AssignmentError
+    from graders.grade.run import grade_command
 
     limits = _limits(args)
     if len(args.notebook) > 1 and args.output is not None:
@@ -50,7 +50,7 @@ def _limits(args: argparse.Namespace) -> dict[str, int]:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from graders.autograde import BatchOptions, autograde_command
+    from graders.autograde.batch import BatchOptions, autograde_command
 
     options = BatchOptions(scheduler=args.scheduler, workers=args.workers, threads=args.threads_per_worker,
                            limits=_limits(args), force=args.force, output=args.output)
@@ -58,7 +58,7 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
-    # Defaults: the assignment's grading/ASSIGNMENT.toml [limits], else graders.sandbox.Limits'.
+    # Defaults: the assignment's grading/ASSIGNMENT.toml [limits], else graders.grade.sandbox.Limits'.
     parser.add_argument("--cell-timeout", type=int, help="seconds per cell (default 900)")
     parser.add_argument("--timeout", type=int, help="seconds for the whole notebook (default 3600)")
     parser.add_argument("--memory-gib", type=float, help="address-space limit of the kernel (GiB, default 16)")

@@ -29,9 +29,9 @@ from corpus import ATTACKS
 from corpus import build as build_attack
 from real_submissions import REAL_SUBMISSIONS
 
+from graders.course.nbgrader_settings import with_scripts_on_path
 from graders.lessons.mnist_cnn import ASSIGNMENT
 from graders.lessons.mnist_cnn.samples import write_submissions
-from graders.nbgrader_settings import with_scripts_on_path
 
 HOSTILE = ("hand_set_accuracy", "patched_checks_and_builtins", "unknown_kernel")  # from the corpus
 BROKEN = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbgrader
 
-from graders.nbgrader_settings import with_scripts_on_path
+from graders.course.nbgrader_settings import with_scripts_on_path
 
 NBGRADER = Path(nbgrader.__file__).resolve().parent
 USER_GUIDE = NBGRADER / "docs" / "source" / "user_guide"

@@ -21,7 +21,7 @@ import psutil
 import pytest
 from conftest import ROOT
 
-from graders.nbgrader_settings import with_scripts_on_path
+from graders.course.nbgrader_settings import with_scripts_on_path
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import nbformat
 from corpus import FROZEN_MODEL
 
-from graders.assignment import grade_id
+from graders.course.assignment import grade_id
 from graders.lessons.mnist_cnn import autograded_tests
 from graders.lessons.mnist_cnn.samples import fill_answers, solution_code
 

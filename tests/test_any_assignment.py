@@ -22,7 +22,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from graders.nbgrader_settings import with_scripts_on_path
+from graders.course.nbgrader_settings import with_scripts_on_path
 
 pytestmark = pytest.mark.slow
 

@@ -35,13 +35,13 @@ from nbgrader.api import Gradebook
 from postgres_server import postgres_server
 from real_submissions import NOTEBOOK, filled, text
 
-from graders.autograde import Batch, BatchOptions
-from graders.gradebook_scores import autograded_scores
+from graders.autograde.batch import Batch, BatchOptions
+from graders.autograde.gradebook_scores import autograded_scores
+from graders.autograde.record import GradebookWriter, RecordingError
+from graders.autograde.store import ResultStore
+from graders.course.nbgrader_settings import default_db_url
 from graders.lessons.mnist_cnn import ASSIGNMENT
 from graders.lessons.mnist_cnn.data import ENV_VAR
-from graders.nbgrader_settings import default_db_url
-from graders.record import GradebookWriter, RecordingError
-from graders.store import ResultStore
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def processes_below(ancestor: int, sandbox_only: bool = True) -> set[tuple[int, 
         parents[int(entry.name)], starts[int(entry.name)] = int(fields[1]), fields[19]
     found = set()
     for pid, command in commands.items():
-        if sandbox_only and b"graders-sandbox-" not in command and b"graders.sandbox_launch" not in command:
+        if sandbox_only and b"graders-sandbox-" not in command and b"graders.grade.sandbox_launch" not in command:
             continue
         above = parents.get(pid)
         while above and above != ancestor:
@@ -282,14 +282,14 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
 
 
 def test_a_task_that_raises_is_retried_once_then_listed_as_failed(tmp_path, sample_npz, monkeypatch, capsys):
-    import graders.grade
-    from graders.autograde import autograde_command as run_batch
+    import graders.grade.run
+    from graders.autograde.batch import autograde_command as run_batch
 
     monkeypatch.setenv(ENV_VAR, str(sample_npz))
     monkeypatch.delenv("GRADERS_DB_URL", raising=False)
     course = released_course(tmp_path / "course")
     submit(course, "alice", sample_notebook(course, "untouched"))
-    real, calls = graders.grade.grade, []
+    real, calls = graders.grade.run.grade, []
 
     def failing_first(*args, **kwargs):  # a passing fault of the worker, on the first attempt of each run
         calls.append(args[0])
@@ -297,7 +297,7 @@ def test_a_task_that_raises_is_retried_once_then_listed_as_failed(tmp_path, samp
             raise RuntimeError("a passing fault of the worker")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(graders.grade, "grade", failing_first)
+    monkeypatch.setattr(graders.grade.run, "grade", failing_first)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         options = BatchOptions(scheduler=cluster.scheduler_address, limits={"cell_seconds": 120})
         assert run_batch(course, ASSIGNMENT, options) == 0  # failed once, retried once, graded

@@ -9,16 +9,16 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from graders.assignment import find_assignment, grade_id
-from graders.autograde import find_submissions, make_plan
-from graders.cluster import MEMORY_PER_WORKER, Sizing, size_cluster
-from graders.fingerprint import checks_version, submission_hash
+from graders.autograde.batch import find_submissions, make_plan
+from graders.autograde.cluster import MEMORY_PER_WORKER, Sizing, size_cluster
+from graders.autograde.fingerprint import checks_version, submission_hash
+from graders.autograde.record import ApplyGraderResults, match_cells, scoring_outputs
+from graders.autograde.report import Outcome, failure_counts, plots, write_html_report
+from graders.autograde.store import ResultStore, State
+from graders.autograde.worker import Graded
+from graders.course.assignment import find_assignment, grade_id
+from graders.grade.sandbox import GiB, Limits
 from graders.lessons.mnist_cnn import COURSE_ROOT, autograded_tests, read_release
-from graders.record import ApplyGraderResults, match_cells, scoring_outputs
-from graders.report import Outcome, failure_counts, plots, write_html_report
-from graders.sandbox import GiB, Limits
-from graders.store import ResultStore, State
-from graders.worker import Graded
 
 MAX_SCORE = 20.0
 
@@ -217,8 +217,8 @@ MARKUP = "ValueError: [/oops] [bold]not bold[/bold]"  # what a student's own exc
 def test_submission_text_is_printed_literally_never_as_markup():
     from rich.console import Console
 
-    from graders.report import outcome_line, outcomes_table
-    from graders.results import Grading, print_table
+    from graders.autograde.report import outcome_line, outcomes_table
+    from graders.grade.results import Grading, print_table
 
     console = Console(width=200, record=True)
     print_table(Grading({"test_x": 1.0}, {}, 1.0, [f"cell `x`: {MARKUP}"]), "[/title] mnist_cnn.ipynb", console)

@@ -17,10 +17,10 @@ import pytest
 from conftest import cnn_layers, functional, sequential
 from keras import layers
 
-from graders.bring_across import CallBridge, NotBroughtAcross, Rebuilder, Remote, namespace_for
-from graders.checker import Checker, run_cell
-from graders.export import ArrayLike
-from graders.grade_cells import instructor_imports, modules_imported, names_read
+from graders.course.cells import instructor_imports, modules_imported, names_read
+from graders.grade.bring_across import CallBridge, NotBroughtAcross, Rebuilder, Remote, namespace_for
+from graders.grade.checker import Checker, run_cell
+from graders.grade.export import ArrayLike
 
 STUDENT_CODE = """
 def squares(n):
@@ -320,7 +320,7 @@ def test_an_instance_is_never_imported_by_name_and_the_instructors_imports_win(t
 
 
 def test_files_the_kernel_planted_as_links_are_neither_written_nor_read(tmp_path):
-    from graders.export import create_for_kernel, open_written
+    from graders.grade.export import create_for_kernel, open_written
 
     secret = tmp_path / "secret.txt"
     secret.write_text("another student's work")

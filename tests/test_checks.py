@@ -11,7 +11,7 @@ import pytest
 from conftest import cnn_layers, dense_layers, sequential
 
 from graders import checks
-from graders.grade_cells import test_cells as source_test_cells
+from graders.course.cells import test_cells as source_test_cells
 from graders.lessons.mnist_cnn import SOURCE_NOTEBOOK, reference
 from graders.lessons.mnist_cnn.data import load_npz
 
@@ -94,7 +94,7 @@ def test_right_values_in_the_wrong_container_cost_the_array_check_only(raw, slip
 
 
 def test_an_exported_array_like_is_named_by_its_type_in_the_kernel(raw):
-    from graders.export import ArrayLike
+    from graders.grade.export import ArrayLike
 
     (train, _), (test, _) = raw
     exported = ArrayLike(reference.preprocess(train), "tensorflow.python.framework.ops.EagerTensor")

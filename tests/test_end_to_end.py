@@ -24,11 +24,11 @@ from batch_course import (
 from graded_courses import BROKEN
 from real_submissions import REAL_SUBMISSIONS
 
-from graders.gradebook_scores import autograded_scores
+from graders.autograde.gradebook_scores import autograded_scores
+from graders.course.nbgrader_settings import default_db_url
 from graders.lessons.mnist_cnn import ASSIGNMENT, autograded_tests
 from graders.lessons.mnist_cnn.demo import nbgrader
 from graders.lessons.mnist_cnn.samples import SAMPLES, expected_scores
-from graders.nbgrader_settings import default_db_url
 
 pytestmark = pytest.mark.slow
 

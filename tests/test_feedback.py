@@ -11,10 +11,10 @@ from nbconvert import HTMLExporter
 from nbconvert.exporters.exporter import ResourcesDict
 from traitlets.config import Config
 
-from graders.feedback import AddGraderFeedback, HideHiddenTests, feedback_html, plot_images, write_feedback
-from graders.feedback_data import confusion_matrix, curves_of, feedback_data
-from graders.fingerprint import submission_hash
-from graders.store import ResultStore, State
+from graders.autograde.fingerprint import submission_hash
+from graders.autograde.store import ResultStore, State
+from graders.feedback.data import confusion_matrix, curves_of, feedback_data
+from graders.feedback.page import AddGraderFeedback, HideHiddenTests, feedback_html, plot_images, write_feedback
 
 HISTORY = {"loss": [0.7, 0.2, 0.1], "accuracy": [0.8, 0.93, 0.96]}
 MATRIX = [[91 if i == j else 1 for j in range(10)] for i in range(10)]

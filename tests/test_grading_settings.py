@@ -8,8 +8,8 @@ import re
 import pytest
 from conftest import ROOT
 
-from graders.grading_settings import GradingSettings, HeldOut, SettingsError, read_settings
-from graders.sandbox import GiB
+from graders.course.settings import GradingSettings, HeldOut, SettingsError, read_settings
+from graders.grade.sandbox import GiB
 
 
 def write(course, text: str, assignment: str = "ps1"):

@@ -7,9 +7,9 @@ import pytest
 from course import copy_course
 from nbformat.v4 import new_code_cell, new_notebook
 
-from graders.gradebook_scores import autograded_scores
+from graders.autograde.gradebook_scores import autograded_scores
+from graders.course.nbgrader_settings import default_db_url
 from graders.lessons.mnist_cnn.demo import nbgrader
-from graders.nbgrader_settings import default_db_url
 
 pytestmark = pytest.mark.slow  # a real kernel runs the notebook
 

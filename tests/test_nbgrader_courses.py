@@ -70,7 +70,7 @@ def stock_scores(course: Path, assignment: str) -> dict[tuple[str, str], dict[st
 
 
 def autograded_ids(course: Path, assignment: str, notebook: str) -> set[str]:
-    from graders.grade_cells import test_cells
+    from graders.course.cells import test_cells
 
     return set(test_cells(nbformat.read(course / "source" / assignment / f"{notebook}.ipynb", as_version=4)))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.nbgrader_settings import LOG_LINE_PATTERN, default_db_url, with_scripts_on_path
+from graders.course.nbgrader_settings import LOG_LINE_PATTERN, default_db_url, with_scripts_on_path
 
 LOG_LINES = [
     "I0000 00:00:1795904038.169010    1931 cpu_feature_guard.cc:227] This TensorFlow binary is optimized",

@@ -1,4 +1,4 @@
-"""The reference values in graders/reference.py match the instructor solution."""
+"""The reference values in graders/lessons/mnist_cnn/reference.py match the instructor solution."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import sequential
 from keras import layers
 
-from graders.assignment import grade_id
+from graders.course.assignment import grade_id
+from graders.grade.submission import SubmissionError, read_submission, restore_assignment_cells
 from graders.lessons.mnist_cnn import COURSE_ROOT, RELEASE_NOTEBOOK
-from graders.submission import SubmissionError, read_submission, restore_assignment_cells
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_tensorflow_activations_load_as_keras_builtins_and_unsafe_models_name_th
     import tensorflow as tf
 
     from graders.architecture import describe_model
-    from graders.export import load_model_safely
+    from graders.grade.export import load_model_safely
 
     def own_relu(x):
         return tf.nn.relu(x)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from graders.grade_cells import grade_points
+from graders.course.cells import grade_points
 
 ASSIGNMENT = "mnist_cnn"
 COURSE_ROOT = Path(__file__).resolve().parents[3]

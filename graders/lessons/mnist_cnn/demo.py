@@ -14,13 +14,13 @@ import nbformat
 from rich.console import Console
 from rich.table import Table
 
-from graders.autograde import Batch, BatchOptions
-from graders.gradebook_scores import autograded_scores
+from graders.autograde.batch import Batch, BatchOptions
+from graders.autograde.gradebook_scores import autograded_scores
+from graders.course.nbgrader_settings import default_db_url, with_scripts_on_path
+from graders.grade.results import make_console
 from graders.lessons.mnist_cnn import ASSIGNMENT, autograded_tests
 from graders.lessons.mnist_cnn.data import ENV_VAR, write_sample_npz
 from graders.lessons.mnist_cnn.samples import SAMPLES, Sample, expected_scores, write_submissions
-from graders.nbgrader_settings import default_db_url, with_scripts_on_path
-from graders.results import make_console
 
 
 def nbgrader(course: Path, *args: str) -> None:

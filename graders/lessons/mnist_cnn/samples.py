@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from graders.assignment import grade_id
+from graders.course.assignment import grade_id
 from graders.lessons.mnist_cnn import ASSIGNMENT, autograded_tests
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)

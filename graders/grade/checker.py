@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from graders.grading_settings import HeldOut
+from graders.course.settings import HeldOut
 
 MAX_OUTPUT = 100_000  # characters of a test cell's printed output kept
 PR_SET_PDEATHSIG = 1
@@ -160,7 +160,7 @@ def checker_main(
     connection = Connection(fd)
     if {"keras", "tensorflow"} & set(modules):  # an assignment that uses Keras: import it while the kernel starts
         threading.Thread(target=__import__, args=("keras",), daemon=True).start()
-    from graders.bring_across import CallBridge, Rebuilder, namespace_for
+    from graders.grade.bring_across import CallBridge, Rebuilder, namespace_for
 
     folder_path = Path(folder)
     models: dict = {}
@@ -183,7 +183,7 @@ def checker_main(
         else:
             problem = None
         if kind == "feedback":
-            from graders.feedback_data import feedback_data
+            from graders.feedback.data import feedback_data
 
             connection.send(("feedback", feedback_data(namespace, json.loads(held_out))))
             continue
@@ -230,7 +230,8 @@ class Checker:
         self.connection = ours
         self.log = tempfile.TemporaryFile()
         code = (
-            "import sys; sys.modules.setdefault('rfc3987_syntax', None); from graders.checker import checker_main; "
+            "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
+            "from graders.grade.checker import checker_main; "
             "checker_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(','), "
             "sys.argv[6], sys.argv[7:])"
         )
@@ -376,8 +377,8 @@ class Checker:
 
 def needs_kernel(description: Path) -> bool:
     """Whether a description holds an object that stays in the kernel (the cell then calls into it)."""
-    from graders.bring_across import MAX_DESCRIPTION_BYTES
-    from graders.export import read_small_json
+    from graders.grade.bring_across import MAX_DESCRIPTION_BYTES
+    from graders.grade.export import read_small_json
 
     def remote(value, depth: int = 0) -> bool:
         if depth > 200:

@@ -20,9 +20,9 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Unicode
 
-from graders.fingerprint import submission_hash
-from graders.results import notebook_tests
-from graders.store import ResultStore, write_atomically
+from graders.autograde.fingerprint import submission_hash
+from graders.grade.results import notebook_tests
+from graders.autograde.store import ResultStore, write_atomically
 
 FEEDBACK = "feedback.html"
 INSTRUCTOR_ONLY = ("sandbox:",)
@@ -33,7 +33,7 @@ STYLE = ("body{font-family:sans-serif;max-width:62em;margin:2em auto}table.check
 
 def plot_images(extra: dict) -> dict[str, str]:
     """Title -> base64 PNG for the plots the results' ``extra_data`` allows."""
-    from graders import plots  # matplotlib: only when there is feedback to draw, not when nbgrader reads its config
+    from graders.feedback import plots  # matplotlib: only when there is feedback to draw, not when nbgrader reads its config
 
     images = {}
     curves = plots.training_curves(extra.get("training_history") or {})

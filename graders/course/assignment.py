@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from graders.grade_cells import TestCell, instructor_imports, modules_imported, test_cells
-from graders.grading_settings import GradingSettings, SettingsError, read_settings
+from graders.course.cells import TestCell, instructor_imports, modules_imported, test_cells
+from graders.course.settings import GradingSettings, SettingsError, read_settings
 
 MAX_HELPER_BYTES = 64 << 20  # files beside a notebook that travel with each task
 IGNORED_FILES = (".ipynb_checkpoints", "__pycache__")
@@ -186,7 +186,7 @@ def find_assignment(course: Path, name: str) -> Assignment:
     """
     from nbgrader.coursedir import CourseDirectory
 
-    from graders.nbgrader_settings import course_config
+    from graders.course.nbgrader_settings import course_config
 
     config = course_config(course)
     coursedir = CourseDirectory(config=config)

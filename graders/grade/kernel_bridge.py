@@ -47,7 +47,7 @@ class TooLarge(Exception):
 
 def rebuild_plain(description, nested):
     """The value of a plain-data description (``value`` to ``npscalar`` in the table above), its items
-    rebuilt by ``nested``. The checker (``graders.bring_across``) rebuilds plain data with it too.
+    rebuilt by ``nested``. The checker (``graders.grade.bring_across``) rebuilds plain data with it too.
 
     Raises:
         ValueError: the description is of another kind.

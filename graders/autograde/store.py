@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from graders.worker import Graded
+from graders.autograde.worker import Graded
 
 RESULTS = "results.json"
 EXECUTED = "executed"  # a folder: the executed notebooks, by released file name

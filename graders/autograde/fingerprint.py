@@ -12,16 +12,18 @@ import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
-from graders.sandbox import Limits
+from graders.grade.sandbox import Limits
 
-PACKAGE = Path(__file__).resolve().parent
-# The modules a score depends on: reports and the CLI may change without a re-grade.
+PACKAGE = Path(__file__).resolve().parent.parent  # graders/
+# The modules a score depends on, relative to the package: reports and the CLI may change without a re-grade.
 GRADING_MODULES = (
-    "assignment.py", "grading_settings.py", "grade_cells.py", "submission.py", "sandbox.py", "sandbox_launch.py",
-    "execute.py", "kernel_bridge.py", "bring_across.py", "checker.py", "export.py", "grade.py", "results.py",
-    "locate.py",  # which notebook of a submission folder is graded
+    "course/assignment.py", "course/settings.py", "course/cells.py",  # what an assignment is
+    "grade/submission.py", "grade/sandbox.py", "grade/sandbox_launch.py", "grade/execute.py",
+    "grade/kernel_bridge.py", "grade/bring_across.py", "grade/checker.py", "grade/export.py", "grade/run.py",
+    "grade/results.py",  # one submission
+    "autograde/locate.py",  # which notebook of a submission folder is graded
     "architecture.py", "checks.py",  # helpers test cells import
-    "feedback_data.py",  # the plots' data
+    "feedback/data.py",  # the plots' data
 )
 IGNORED_PARTS = (".ipynb_checkpoints", "__pycache__")
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graders.sandbox import GiB, thread_environment
+from graders.grade.sandbox import GiB, thread_environment
 
 MEMORY_PER_WORKER = 3 * GiB
 

@@ -12,7 +12,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from rich.table import Table
 from rich.text import Text
 
-from graders.assignment import grade_id
+from graders.course.assignment import grade_id
 
 
 @dataclass
@@ -122,7 +122,7 @@ def plots(outcomes: list[Outcome]) -> dict[str, str]:
     max_score = graded[0].results["max_score"]
     from matplotlib.ticker import MaxNLocator
 
-    from graders.plots import plt, png_base64  # pyplot after the Agg backend is chosen: only when drawing
+    from graders.feedback.plots import plt, png_base64  # pyplot after the Agg backend is chosen: only when drawing
 
     figure, axes = plt.subplots(figsize=(6, 3))
     axes.hist([outcome.score for outcome in graded], bins=[x - 0.5 for x in range(int(max_score) + 2)],

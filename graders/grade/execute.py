@@ -22,10 +22,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from graders.checker import Checker, needs_kernel
-from graders.export import create_for_kernel
-from graders.grade_cells import TestCell, is_test_cell
-from graders.sandbox import Limits, Sandbox
+from graders.course.cells import TestCell, is_test_cell
+from graders.grade.checker import Checker, needs_kernel
+from graders.grade.export import create_for_kernel
+from graders.grade.sandbox import Limits, Sandbox
 
 SEED = 0
 SEED_CODE = f"""

@@ -126,7 +126,7 @@ class Sandbox:
         orphan_guard = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         keep = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent,
                 self.root}
-        command = [sys.executable, "-m", "graders.sandbox_launch", "--workdir", str(self.root),
+        command = [sys.executable, "-m", "graders.grade.sandbox_launch", "--workdir", str(self.root),
                    "--memory", str(self.limits.memory_bytes), "--processes", str(self.limits.processes),
                    "--file-size", str(self.limits.file_bytes)]
         if self.user is None:

@@ -1,4 +1,4 @@
-"""Start a kernel inside the sandbox: run as ``python -m graders.sandbox_launch``.
+"""Start a kernel inside the sandbox: run as ``python -m graders.grade.sandbox_launch``.
 
 Called with root privileges inside fresh mount and network namespaces
 (``unshare --mount --net``), it hides the given paths behind empty tmpfs

@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.assignment import GradedNotebook
-from graders.sandbox import Limits, thread_environment
+from graders.course.assignment import GradedNotebook
+from graders.grade.sandbox import Limits, thread_environment
 
 DATA_FOLDER = "graders-data"
 
@@ -28,7 +28,7 @@ class NotebookJob:
     name: str  # the released file name
     notebook: bytes | None  # None: no notebook of the submission could be chosen (the notes say why)
     graded: GradedNotebook
-    notes: tuple[str, ...] = ()  # what the results should say about the submission folder (graders.locate)
+    notes: tuple[str, ...] = ()  # what the results should say about the submission folder (graders.autograde.locate)
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,9 @@ def grade_job(job: Job, data: dict[str, bytes]) -> Graded:
     files = {file.variable: materialize_data(data[file.variable], file) for file in job.data}
     import nbformat
 
-    from graders.fingerprint import code_version
-    from graders.grade import grade
-    from graders.results import CheckResult, Grading, submission_results
+    from graders.autograde.fingerprint import code_version
+    from graders.grade.results import CheckResult, Grading, submission_results
+    from graders.grade.run import grade
 
     gradings, executed = {}, {}
     for part in job.notebooks:

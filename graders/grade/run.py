@@ -14,13 +14,13 @@ from pathlib import Path
 
 import nbformat
 
-from graders.assignment import AssignmentError, GradedNotebook, find_assignment
-from graders.checker import CellOutcome, Checker
-from graders.execute import Executed, execute, without_grader_cells
-from graders.grade_cells import is_test_cell
-from graders.results import CheckResult, Grading, print_table, to_gradescope
-from graders.sandbox import Limits, Sandbox
-from graders.submission import SubmissionError, read_submission, restore_assignment_cells
+from graders.course.assignment import AssignmentError, GradedNotebook, find_assignment
+from graders.course.cells import is_test_cell
+from graders.grade.checker import CellOutcome, Checker
+from graders.grade.execute import Executed, execute, without_grader_cells
+from graders.grade.results import CheckResult, Grading, print_table, to_gradescope
+from graders.grade.sandbox import Limits, Sandbox
+from graders.grade.submission import SubmissionError, read_submission, restore_assignment_cells
 
 NOT_REACHED = "the notebook stopped before this test cell"
 

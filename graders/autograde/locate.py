@@ -14,8 +14,8 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from graders.assignment import grade_id
-from graders.submission import SubmissionError, read_submission
+from graders.course.assignment import grade_id
+from graders.grade.submission import SubmissionError, read_submission
 
 IGNORED_PARTS = (".ipynb_checkpoints", "__MACOSX")
 

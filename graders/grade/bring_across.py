@@ -3,7 +3,7 @@
 ``kernel_bridge`` describes the objects a test cell reads; here they become
 objects of the checker's own process: Keras models loaded with
 ``safe_mode=True``, arrays without pickle (a TensorFlow tensor again as a
-tensor, other array-likes as :class:`graders.export.ArrayLike`), plain data
+tensor, other array-likes as :class:`graders.grade.export.ArrayLike`), plain data
 from JSON, ``History`` objects with their curves, modules and library
 functions imported by name. Whatever else the student made (functions,
 classes, objects) stays in the kernel: a :class:`Remote` stands for it, and
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from graders.export import ArrayLike, create_for_kernel, load_model_safely, open_written, read_small_json
-from graders.kernel_bridge import rebuild_plain
+from graders.grade.export import ArrayLike, create_for_kernel, load_model_safely, open_written, read_small_json
+from graders.grade.kernel_bridge import rebuild_plain
 
 MAX_DESCRIPTION_BYTES = 64 << 20
 

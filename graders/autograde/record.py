@@ -30,10 +30,10 @@ from nbgrader.utils import determine_grade, parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets import Unicode
 
-from graders.assignment import grade_id
-from graders.nbgrader_settings import course_config
-from graders.results import notebook_tests
-from graders.store import ResultStore
+from graders.autograde.store import ResultStore
+from graders.course.assignment import grade_id
+from graders.course.nbgrader_settings import course_config
+from graders.grade.results import notebook_tests
 
 EXCEPTION_LINE = re.compile(r"^\s*[\w.]*(Error|Exception): .+")
 
@@ -62,7 +62,7 @@ def failure_output(message: str) -> NotebookNode:
 class ApplyGraderResults(NbGraderPreprocessor):
     """Fill the notebook with the sandboxed run's outputs and the checks' outcomes, in place of ``Execute``."""
 
-    store = Unicode("", help="The folder of the batch's stored results (graders.store)").tag(config=True)
+    store = Unicode("", help="The folder of the batch's stored results (graders.autograde.store)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         student, notebook = resources["nbgrader"]["student"], resources["unique_key"]

@@ -18,17 +18,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from graders.assignment import AssignmentError, find_assignment
-from graders.cluster import available_cores, dask_client, size_cluster, total_memory
-from graders.feedback import write_feedback
-from graders.fingerprint import checks_version, code_version, file_sha, submission_hash
-from graders.locate import locate_notebook
-from graders.record import GradebookError, GradebookWriter, RecordingError
-from graders.report import Outcome, grade_cells, outcome_line, outcomes_table, write_grades_csv, write_html_report
-from graders.results import make_console
-from graders.sandbox import Limits
-from graders.store import ResultStore, State
-from graders.worker import DataFile, Job, NotebookJob, carry_data, grade_job
+from graders.autograde.cluster import available_cores, dask_client, size_cluster, total_memory
+from graders.autograde.fingerprint import checks_version, code_version, file_sha, submission_hash
+from graders.autograde.locate import locate_notebook
+from graders.autograde.record import GradebookError, GradebookWriter, RecordingError
+from graders.autograde.report import (
+    Outcome,
+    grade_cells,
+    outcome_line,
+    outcomes_table,
+    write_grades_csv,
+    write_html_report,
+)
+from graders.autograde.store import ResultStore, State
+from graders.autograde.worker import DataFile, Job, NotebookJob, carry_data, grade_job
+from graders.course.assignment import AssignmentError, find_assignment
+from graders.feedback.page import write_feedback
+from graders.grade.results import make_console
+from graders.grade.sandbox import Limits
 
 
 @dataclass
