@@ -62,7 +62,7 @@ def noisy(x):
 
 def kernel_bridge(folder: Path, namespace: dict):
     """The kernel's ``__graders__``, made in this process on ``namespace``."""
-    source = (Path(__file__).resolve().parent.parent / "graders" / "kernel_bridge.py").read_text()
+    source = (Path(__file__).resolve().parent.parent / "graders" / "grade" / "kernel_bridge.py").read_text()
     module: dict = {"__name__": "graders_kernel_bridge"}
     exec(source, module)
     return module["Bridge"](str(folder), str(folder), namespace)
