@@ -210,5 +210,5 @@ def compare_layers(expected: tuple[LayerSpec, ...], found: tuple[LayerSpec, ...]
 
 
 def compare_model(model, expected: tuple[LayerSpec, ...], input_shape: tuple | None = None) -> Comparison:
-    """Compare a Keras model with a reference architecture (``input_shape``: see ``found_layers``)."""
+    """Compare a Keras model with a reference architecture (``input_shape``: see ``describe_model``)."""
     return compare_layers(expected, describe_model(model, input_shape))

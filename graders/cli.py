@@ -58,11 +58,12 @@ def _autograde(args: argparse.Namespace) -> int:
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
-    # Defaults: the assignment's grading/ASSIGNMENT.toml [limits], else graders.grade.sandbox.Limits'.
-    parser.add_argument("--cell-timeout", type=int, help="seconds per cell (default 900)")
-    parser.add_argument("--timeout", type=int, help="seconds for the whole notebook (default 3600)")
-    parser.add_argument("--memory-gib", type=float, help="address-space limit of the kernel (GiB, default 16)")
-    parser.add_argument("--max-processes", type=int, help="processes and threads of the sandbox user (default 1024)")
+    # Each default: the assignment's grading/ASSIGNMENT.toml [limits], else graders.grade.sandbox.Limits'.
+    later = "default: the assignment's [limits], else"
+    parser.add_argument("--cell-timeout", type=int, help=f"seconds per cell ({later} 900)")
+    parser.add_argument("--timeout", type=int, help=f"seconds for the whole notebook ({later} 3600)")
+    parser.add_argument("--memory-gib", type=float, help=f"address-space limit of the kernel, GiB ({later} 16)")
+    parser.add_argument("--max-processes", type=int, help=f"processes and threads of the sandbox user ({later} 1024)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -228,3 +228,30 @@ def test_submission_text_is_printed_literally_never_as_markup():
     text = console.export_text()
     assert text.count(MARKUP) == 3 and "[/title]" in text and "[/batch]" in text and text.count("[/student]") == 2
     assert outcome_line(failing).style == "red" and outcome_line(outcomes()[0]).style == ""
+
+
+def test_each_notebook_of_a_folder_is_graded_as_one_released_notebook_at_most(tmp_path):
+    from graders.autograde.locate import locate_notebooks
+
+    def folder(name: str, *files: str):
+        path = tmp_path / name
+        path.mkdir()
+        for file in files:
+            nbformat.write(nbformat.v4.new_notebook(), path / file)
+        return path
+
+    releases = {name: nbformat.v4.new_notebook() for name in ("problem1.ipynb", "problem2.ipynb", "problem10.ipynb")}
+    exact = folder("exact", "problem1.ipynb", "problem2.ipynb", "problem10.ipynb")
+    assert {name: (found.path.name, found.notes) for name, found in locate_notebooks(exact, releases).items()} == {
+        name: (name, []) for name in releases}
+    renamed = locate_notebooks(folder("renamed", "problem1 (1).ipynb", "problem10-Copy1.ipynb"), releases)
+    assert renamed["problem1.ipynb"].path.name == "problem1 (1).ipynb"  # never taken for problem2 too
+    assert renamed["problem1.ipynb"].notes == ["graded problem1 (1).ipynb as problem1.ipynb"]
+    assert renamed["problem10.ipynb"].path.name == "problem10-Copy1.ipynb"  # not problem1's
+    assert renamed["problem2.ipynb"].path is None and renamed["problem2.ipynb"].notes == [
+        "the submission has no problem2.ipynb"]
+    copies = locate_notebooks(folder("copies", "problem1.ipynb", "problem1-Copy1.ipynb", "homework.ipynb"), releases)
+    assert copies["problem1.ipynb"].path.name == "problem1.ipynb"
+    assert copies["problem2.ipynb"].path is None  # neither the copy nor an unrelated notebook is taken for it
+    notes = copies["problem1.ipynb"].notes
+    assert "the submission also has homework.ipynb, problem1-Copy1.ipynb (not graded" in notes[0]

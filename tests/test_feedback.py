@@ -123,3 +123,11 @@ def test_confusion_matrix_counts_every_held_out_image(provisioned):
     broken = feedback_data({"model": sequential(cnn_layers()[:-1])}, held_out)  # no 10-way output
     assert "confusion_matrix" not in broken and "not (1000, 10)" in broken["confusion_matrix_problem"]
     assert "confusion_matrix" not in feedback_data({"cnn": model})  # no held-out set named: no matrix
+
+
+def test_instructor_only_notes_stay_out_of_the_students_page_with_several_notebooks():
+    from graders.feedback.page import student_notes
+
+    output = "problem1.ipynb: sandbox: the grader is not root\nproblem1.ipynb: The notebook ran to the end.\n" \
+             "sandbox: the grader is not root"
+    assert student_notes(output) == "problem1.ipynb: The notebook ran to the end."

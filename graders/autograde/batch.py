@@ -20,7 +20,7 @@ from rich.text import Text
 
 from graders.autograde.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.autograde.fingerprint import checks_version, code_version, file_sha, submission_hash
-from graders.autograde.locate import locate_notebook
+from graders.autograde.locate import locate_notebooks
 from graders.autograde.record import GradebookError, GradebookWriter, RecordingError
 from graders.autograde.report import (
     Outcome,
@@ -118,7 +118,7 @@ class Batch:
         self.store = ResultStore(self.output)
         found = find_assignment(self.course, assignment)  # before any gradebook is opened
         self.notebooks = found.notebooks()
-        self.writer = GradebookWriter(self.course, assignment, self.store)
+        self.writer = GradebookWriter(self.course, assignment, self.store, [graded.name for graded in self.notebooks])
         coursedir = self.writer.coursedir
         self.notebook_names = [graded.name for graded in self.notebooks]
         self.submitted = Path(coursedir.root) / coursedir.submitted_directory
@@ -169,13 +169,12 @@ class Batch:
     def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
         jobs = {}
         for student in students:
-            parts = []
-            for graded in self.notebooks:
-                siblings = tuple(name for name in self.notebook_names if name != graded.name)
-                located = locate_notebook(submissions[student], graded.name, graded.release_nb, siblings)
-                parts.append(NotebookJob(graded.name, located.path.read_bytes() if located.path else None, graded,
-                                         tuple(located.notes)))
-            jobs[student] = Job(student, tuple(parts), self.data_files, self.limits)
+            releases = {graded.name: graded.release_nb for graded in self.notebooks}
+            found = locate_notebooks(submissions[student], releases)
+            parts = [NotebookJob(graded.name, found[graded.name].path.read_bytes() if found[graded.name].path else None,
+                                 graded, tuple(found[graded.name].notes)) for graded in self.notebooks]
+            jobs[student] = Job(student, tuple(parts), self.data_files, self.limits,
+                                (str(self.course), str(self.output.resolve())))
         return jobs
 
     def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:

@@ -21,7 +21,7 @@ GRADING_MODULES = (
     "grade/submission.py", "grade/sandbox.py", "grade/sandbox_launch.py", "grade/execute.py",
     "grade/kernel_bridge.py", "grade/bring_across.py", "grade/checker.py", "grade/export.py", "grade/run.py",
     "grade/results.py",  # one submission
-    "autograde/locate.py",  # which notebook of a submission folder is graded
+    "autograde/locate.py", "autograde/worker.py",  # which notebook of a folder is graded, as what; the results
     "architecture.py", "checks.py",  # helpers test cells import
     "feedback/data.py",  # the plots' data
 )

@@ -51,14 +51,10 @@ def is_unchanged_release(path: Path, release: NotebookNode) -> bool:
     return found == released
 
 
-def locate_notebook(folder: Path, notebook_name: str, release: NotebookNode, siblings: tuple[str, ...] = ()) -> Located:
-    """The notebook of ``folder`` to grade as ``notebook_name``, with notes naming what else is there.
-
-    ``siblings`` are the assignment's other released notebooks' file names:
-    those files are graded as themselves, never taken for this one.
-    """
-    taken = {folder / name for name in siblings}
-    found = [path for path in notebooks_in(folder) if path not in taken] if folder.is_dir() else []
+def locate_notebook(folder: Path, notebook_name: str, release: NotebookNode) -> Located:
+    """The notebook of ``folder`` to grade as ``notebook_name`` (an assignment's only one), with notes naming what
+    else is there."""
+    found = notebooks_in(folder) if folder.is_dir() else []
     expected = folder / notebook_name
     names = [path.relative_to(folder).as_posix() for path in found]
     if expected in found:
@@ -77,3 +73,44 @@ def locate_notebook(folder: Path, notebook_name: str, release: NotebookNode, sib
         return Located(None, [f"the submission has no {notebook_name}; it has {', '.join(names)} (none graded: "
                               f"rename the one to grade to {notebook_name})"])
     return Located(None, [f"the submission has no {notebook_name}"])
+
+
+def locate_notebooks(folder: Path, releases: dict[str, NotebookNode]) -> dict[str, Located]:
+    """Each released notebook's file in ``folder`` (file name -> release), every file taken at most once.
+
+    A lone released notebook is found as ``locate_notebook`` finds it. With
+    several, each is the file of its released name, else the one file whose
+    name starts with its name (``problem1 (1).ipynb``, ``problem1-Copy1.ipynb``);
+    a notebook for which neither is found, or more than one such file, gets
+    no file, and its note names what the folder has. A file no notebook took
+    is named in the first notebook's notes.
+    """
+    if len(releases) == 1:
+        (name, release), = releases.items()
+        return {name: locate_notebook(folder, name, release)}
+    found = notebooks_in(folder) if folder.is_dir() else []
+    taken = {name: folder / name for name in releases if folder / name in found}
+    for name in releases:
+        if name in taken:
+            continue
+        free = [path for path in found if path not in taken.values()]
+        stem = Path(name).stem
+        candidates = [path for path in free if path.stem.startswith(stem) and not any(
+            path.stem.startswith(Path(other).stem) and len(Path(other).stem) > len(stem) for other in releases)]
+        if len(candidates) == 1:
+            taken[name] = candidates[0]
+    located = {}
+    for name in releases:
+        path = taken.get(name)
+        if path is None:
+            located[name] = Located(None, [f"the submission has no {name}"])
+        elif path != folder / name:
+            located[name] = Located(path, [f"graded {path.relative_to(folder).as_posix()} as {name}"])
+        else:
+            located[name] = Located(path)
+    left = [path.relative_to(folder).as_posix() for path in found if path not in taken.values()]
+    if left:
+        first = next(iter(located.values()))
+        first.notes.append(f"the submission also has {', '.join(left)} (not graded: rename a file to the notebook "
+                           "it answers, as released)")
+    return located

@@ -124,10 +124,13 @@ class GradebookWriter:
     normalised (any encoding, cells re-identified, valid nbformat, no other
     front end's notebook metadata). So whatever the engine could grade,
     nbgrader can take, and the gradebook's scores are checked against
-    ``results.json`` after every recording.
+    ``results.json`` after every recording. With ``notebooks`` (the
+    released notebooks' file names), the gradebook's notebooks of the
+    assignment must be the same ones (``GradebookError`` otherwise: a
+    notebook only one of them has could not be checked).
     """
 
-    def __init__(self, course: Path, assignment: str, store: ResultStore):
+    def __init__(self, course: Path, assignment: str, store: ResultStore, notebooks: list[str] | None = None):
         config = course_config(course)
         config.ApplyGraderResults.store = str(store.folder)
         config.Autograde.autograde_preprocessors = [
@@ -143,10 +146,15 @@ class GradebookWriter:
         self.db_url = self.coursedir.db_url
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
             try:
-                gradebook.find_assignment(assignment)
+                found = gradebook.find_assignment(assignment)
+                recorded = sorted(f"{notebook.name}.ipynb" for notebook in found.notebooks)
             except MissingEntry:
                 raise GradebookError(f"the gradebook {self.db_url} has no assignment {assignment!r}: "
                                      f"run `nbgrader generate_assignment {assignment}` first") from None
+        if notebooks is not None and recorded != sorted(notebooks):
+            raise GradebookError(f"the gradebook's {assignment} has the notebooks {', '.join(recorded) or 'none'}, "
+                                 f"the release {', '.join(sorted(notebooks)) or 'none'}: run "
+                                 f"`nbgrader generate_assignment {assignment} --force` so that they agree")
 
     def recorded_students(self) -> set[str]:
         """Students with a submission of the assignment in the gradebook."""
@@ -206,16 +214,26 @@ class GradebookWriter:
                 if not outcome["success"]:
                     note = _nbgrader_error(outcome)
                     self._zero_if_engine_agrees(student, results, note)
+        except RecordingError:
+            self._flag_disagreements(student, notebook_names, results)  # nbgrader may have recorded some notebooks
+            raise
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)
-        problems = [(Path(name).stem, problem) for name in notebook_names
-                    for problem in self.disagreements(student, Path(name).stem, results)]
+        problems = self._flag_disagreements(student, notebook_names, results)
         if problems:
-            for notebook in dict.fromkeys(notebook for notebook, _ in problems):
-                self._flag(student, notebook, [cell for where, (cell, _) in problems if where == notebook])
             raise RecordingError("the gradebook disagrees with results.json (those cells are flagged for a manual "
-                                 "grade in formgrader): " + "; ".join(text for _, (_, text) in problems[:5]))
+                                 "grade in formgrader): " + "; ".join(problems[:5]))
         return note
+
+    def _flag_disagreements(self, student: str, notebook_names: list[str], results: dict) -> list[str]:
+        """Flag every gradebook cell that differs from ``results.json`` as needing a manual grade; say which."""
+        problems = []
+        for name in notebook_names:
+            found = self.disagreements(student, Path(name).stem, results)
+            if found:
+                self._flag(student, Path(name).stem, [cell for cell, _ in found])
+                problems += [text for _, text in found]
+        return problems
 
     def _zero_if_engine_agrees(self, student: str, results: dict, why: str) -> None:
         if results["score"] > 0:

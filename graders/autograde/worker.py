@@ -48,6 +48,7 @@ class Job:
     notebooks: tuple[NotebookJob, ...]
     data: tuple[DataFile, ...]  # the assignment's data files (their bytes travel apart: ``carry_data``)
     limits: Limits
+    hide: tuple[str, ...] = ()  # folders of the grader's machine the kernel must not see (the course's)
 
 
 @dataclass
@@ -119,7 +120,8 @@ def grade_job(job: Job, data: dict[str, bytes]) -> Graded:
             with tempfile.TemporaryDirectory(prefix="graders-submission-") as folder:
                 notebook = Path(folder) / part.name
                 notebook.write_bytes(part.notebook)
-                grading = grade(notebook, part.graded, job.limits, notes=part.notes, data=files)
+                grading = grade(notebook, part.graded, job.limits, notes=part.notes, data=files,
+                                hide=tuple(Path(folder) for folder in job.hide))
         gradings[part.name] = grading
         executed[part.name] = nbformat.writes(grading.notebook) if grading.notebook is not None else None
     return Graded(job.student, submission_results(gradings), executed,

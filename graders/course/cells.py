@@ -45,9 +45,10 @@ def names_read(code: str) -> tuple[str, ...]:
     an identifier (``globals().get("model")`` reads ``model``): bringing one
     name too many across costs a little time, one too few fails the check.
     Names the cell imports itself at its top level (``from selfcheck import
-    check_shapes``) are its own and come from nowhere else, and so are the
-    names its top-level assignments and ``for`` loops set before it reads
-    them (``data = grader_data(...)``), and its comprehensions' variables. Code that is not
+    check_shapes``) are its own and come from nowhere else, and so are its
+    comprehensions' variables. A name the cell sets before reading it is
+    still brought across: a student's function the cell calls may read it
+    (the kernel sees the cell's value of it during the call). Code that is not
     Python (a cell magic) reads nothing.
     """
     try:
@@ -63,45 +64,25 @@ def names_read(code: str) -> tuple[str, ...]:
         for alias in node.names
     }
     found: dict[str, None] = {}
-    bound: set[str] = set()  # names the cell itself has set, at its top level, before reading them
-    local: set[int] = set()  # Name nodes of a comprehension's own variables
+    local: set[int] = set()  # Name nodes of a comprehension's own variables (its first iterable is the cell's)
     for node in ast.walk(tree):
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             own = {sub.id for gen in node.generators for sub in ast.walk(gen.target) if isinstance(sub, ast.Name)}
-            local.update(id(sub) for sub in ast.walk(node) if isinstance(sub, ast.Name) and sub.id in own)
-
-    def reads(node: ast.AST) -> None:
-        for sub in ast.walk(node):
-            if id(sub) in local:
-                continue
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Load, ast.Del)) and sub.id not in bound:
-                found.setdefault(sub.id)
-            elif (
-                isinstance(sub, ast.Constant)
-                and isinstance(sub.value, str)
-                and sub.value.isidentifier()
-                and not keyword.iskeyword(sub.value)
-                and sub.value not in bound
-            ):
-                found.setdefault(sub.value)
-
-    def stored(target: ast.AST) -> set[str]:
-        return {sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store)}
-
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign):  # the value is read first; `x[0] = ...` reads x too
-            reads(statement.value)
-            for target in statement.targets:
-                reads(target)
-            bound.update(*(stored(target) for target in statement.targets))
-        elif isinstance(statement, ast.For):  # the loop's names are the cell's own in its body
-            reads(statement.iter)
-            reads(statement.target)
-            bound.update(stored(statement.target))
-            for inner in (*statement.body, *statement.orelse):
-                reads(inner)
-        else:
-            reads(statement)
+            outer = {id(sub) for sub in ast.walk(node.generators[0].iter)}
+            local.update(id(sub) for sub in ast.walk(node)
+                         if isinstance(sub, ast.Name) and sub.id in own and id(sub) not in outer)
+    for node in ast.walk(tree):
+        if id(node) in local:
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Load, ast.Del)):
+            found.setdefault(node.id)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.isidentifier()
+            and not keyword.iskeyword(node.value)
+        ):
+            found.setdefault(node.value)
     return tuple(
         name for name in found if name not in imported and not hasattr(builtins, name) and not name.startswith("__")
     )

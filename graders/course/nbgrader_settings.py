@@ -33,13 +33,19 @@ def with_scripts_on_path(env: Mapping[str, str]) -> dict[str, str]:
 
 def course_config(course: Path):
     """The course's configuration as nbgrader reads it: its ``nbgrader_config.py`` when there is one (nbgrader's
-    defaults otherwise), with the course root at ``course`` unless the file sets another."""
+    defaults otherwise), with the course root at ``course`` unless the file sets another. Environment variables
+    the file sets (for nbgrader's own kernels) are not kept in this process."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     course = Path(course).resolve()
     has_config = (course / "nbgrader_config.py").is_file()
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() if has_config else Config()
+    environment = dict(os.environ)  # a config may set variables for nbgrader's kernels: not for this process
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() if has_config else Config()
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
     if "root" not in config.CourseDirectory:
         config.CourseDirectory.root = str(course)
     return config

@@ -27,6 +27,7 @@ assignment without the file needs none::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -39,7 +40,7 @@ LIMITS = {"cell_seconds": "cell_seconds", "notebook_seconds": "notebook_seconds"
 VARIABLE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # Variables the sandbox sets itself or the interpreter reads: a data file may not take their names.
 RESERVED = re.compile(r"^(PATH|HOME|TMPDIR|LANG|LC_\w+|MPLCONFIGDIR|NBGRADER_\w+|PYTHON\w*|TF_\w+|OMP_\w+|OPENBLAS_\w+"
-                      r"|LD_\w+|JUPYTER_\w+)$")
+                      r"|LD_\w+|JUPYTER_\w+|GRADERS_\w+|KERAS_\w+|CUDA_\w+|MKL_\w+|XLA_\w+)$")
 
 
 class SettingsError(ValueError):
@@ -119,10 +120,13 @@ def read_settings(course: Path, assignment: str) -> GradingSettings:
                                 "(an upper-case variable name of its own, not one the sandbox or Python uses)")
     limits = {}
     for key, value in _table(settings, "limits", path).items():
-        if key not in LIMITS or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise SettingsError(f"{path}: [limits] {key} = {value!r}: expected a positive number for one of "
-                                f"{', '.join(LIMITS)}")
-        limits[LIMITS[key]] = int(value * 1024**3) if key == "memory_gib" else int(value)
+        whole = isinstance(value, int) or key == "memory_gib" and isinstance(value, float) and math.isfinite(value)
+        if key not in LIMITS or isinstance(value, bool) or not whole or value <= 0:
+            raise SettingsError(f"{path}: [limits] {key} = {value!r}: expected a positive whole number for one of "
+                                f"{', '.join(LIMITS)} (memory_gib may have decimals)")
+        limits[LIMITS[key]] = int(value * 1024**3) if key == "memory_gib" else value
+        if limits[LIMITS[key]] < 1:
+            raise SettingsError(f"{path}: [limits] {key} = {value!r} is too small")
     feedback = _table(settings, "feedback", path)
     held_out = None
     if feedback:

@@ -13,6 +13,7 @@ Two outputs share the same parts:
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import nbformat
@@ -67,7 +68,7 @@ def checks_table(results: dict) -> str:
 
 def plots_html(images: dict[str, str]) -> str:
     if not images:
-        return "<p>No plots: the notebook recorded no training and the convnet could not be evaluated.</p>"
+        return "<p>No plots: the notebook trained no Keras model that the grader could measure.</p>"
     return "".join(f"<h3>{html.escape(title)}</h3><img class='grader-plot' alt='{html.escape(title)}' "
                    f"src='data:image/png;base64,{png}'>" for title, png in images.items())
 
@@ -85,7 +86,8 @@ def feedback_html(results: dict, student: str, assignment: str) -> str:
 
 def student_notes(output: str) -> str:
     """The grader's notes about the run, without the ones meant for the instructor (the sandbox's set-up)."""
-    return "\n".join(line for line in output.splitlines() if not line.startswith(INSTRUCTOR_ONLY)) \
+    return "\n".join(line for line in output.splitlines()
+                     if not re.sub(r"^[^:/]+\.ipynb: ", "", line).startswith(INSTRUCTOR_ONLY)) \
         or "The notebook ran to the end."
 
 

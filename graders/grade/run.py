@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from graders.course.assignment import AssignmentError, GradedNotebook, find_assignment
+from graders.course.assignment import Assignment, AssignmentError, GradedNotebook, find_assignment
 from graders.course.cells import is_test_cell
 from graders.grade.checker import CellOutcome, Checker
 from graders.grade.execute import Executed, execute, without_grader_cells
@@ -75,6 +75,7 @@ def grade(
     limits: Limits | None = None,
     notes: tuple[str, ...] = (),
     data: dict[str, Path] | None = None,
+    hide: tuple[Path, ...] = (),
 ) -> Grading:
     """Grade one submitted notebook as ``graded`` (a notebook of an assignment).
 
@@ -84,9 +85,11 @@ def grade(
     folder) come first in the results' output. ``data`` (environment variable
     -> the grader's file, see ``GradingSettings.data_files``): each file is
     copied into the sandbox with the variable pointing the kernel at the copy,
-    and the checker at the grader's own file.
+    and the checker at the grader's own file. ``limits`` default to the
+    assignment's settings; ``hide`` adds folders the kernel must not see (the
+    course's, wherever it is).
     """
-    limits = limits or Limits()
+    limits = limits or Limits(**dict(graded.settings.limits))
     points = {name: test.points for name, test in graded.tests.items()}
     hidden = {name: test.hidden for name, test in graded.tests.items()}
     start = time.monotonic()
@@ -95,7 +98,7 @@ def grade(
     except SubmissionError as error:
         return Grading(points, {}, time.monotonic() - start, [*notes, str(error)])
     data = data or {}
-    hide = (notebook.resolve().parent, *(path.resolve().parent for path in data.values()))
+    hide = (notebook.resolve().parent, *(path.resolve().parent for path in data.values()), *hide)
     with Sandbox(limits, hide=hide) as sandbox, tempfile.TemporaryDirectory(prefix="graders-source-") as source:
         for name, content in graded.source_files:  # the instructor's helper modules, for the test cells
             (Path(source) / name).write_bytes(content)
@@ -158,8 +161,8 @@ def grade(
 
 def graded_notebook_for(
     path: Path, assignment: str | None, course: Path | None
-) -> tuple[GradedNotebook, dict[str, Path]]:
-    """The assignment's notebook that the submission at ``path`` answers, and the assignment's data files.
+) -> tuple[GradedNotebook, Assignment]:
+    """The assignment's notebook that the submission at ``path`` answers, and the assignment.
 
     Without ``assignment``, it is read from the path, as nbgrader lays a course
     out (``COURSE/submitted/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb``); without
@@ -186,9 +189,9 @@ def graded_notebook_for(
     found = find_assignment(course or Path.cwd(), assignment)
     names = found.notebook_names
     if path.name in names:
-        return found.notebook(path.name), found.data_files()
+        return found.notebook(path.name), found
     if len(names) == 1:
-        return found.notebook(names[0]), found.data_files()
+        return found.notebook(names[0]), found
     raise AssignmentError(
         f"{path.name} is not one of the notebooks of {assignment} ({', '.join(names)}): "
         "name the file as it was released"
@@ -208,8 +211,9 @@ def grade_command(
     Raises:
         AssignmentError: the assignment, its notebook or its data files cannot be found.
     """
-    graded, data = graded_notebook_for(notebook, assignment, course)
-    grading = grade(notebook, graded, Limits(**{**dict(graded.settings.limits), **limits}), data=data)
+    graded, found = graded_notebook_for(notebook, assignment, course)
+    grading = grade(notebook, graded, Limits(**{**dict(graded.settings.limits), **limits}), data=found.data_files(),
+                    hide=(found.course,))
     print_table(grading, f"graders grade {notebook.name} ({graded.assignment}/{graded.name})")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

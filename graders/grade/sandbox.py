@@ -103,9 +103,15 @@ class Sandbox:
         return target
 
     def add_data(self, source: Path, variable: str) -> Path:
-        """Copy a data file into the sandbox under its own name, and point ``variable`` of the kernel's
-        environment at the copy."""
-        target = self.add_file(source, source.name)
+        """Copy a data file into the sandbox, in a folder of its variable's (``.data/VARIABLE/NAME``: two files
+        of one name, or one named like a file of the release, never collide), and point ``variable`` of the
+        kernel's environment at the copy."""
+        folder = self.root / ".data" / variable
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.user is not None:
+            for path in (folder.parent, folder):
+                os.chown(path, *self.user)
+        target = self.add_file(source, f".data/{variable}/{source.name}")
         self.variables[variable] = str(target)
         return target
 

@@ -42,7 +42,7 @@ SAMPLES: tuple[Sample, ...] = (
         edits={"preprocess": ((" / 255", ""),) + tuple(
             (f"{name}.reshape((len({name}), 28, 28, 1))", name) for name in ("train_images", "test_images"))},
         # Keras adds the missing axis while training; the accuracy checks measure the model in the input format
-        # it was trained on (checks.in_student_format), so the mistakes cost the preprocessing points only.
+        # it was trained on (checks.model_inputs), so the mistakes cost the preprocessing points only.
         fails=frozenset({"test_preprocess_shapes", "test_preprocess_values"}),
     ),
     Sample(
