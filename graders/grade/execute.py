@@ -33,14 +33,16 @@ import os, random
 import numpy
 random.seed({SEED})
 numpy.random.seed({SEED})
+del os, random, numpy
+""".strip()
+KERAS_SEED_CODE = f"""
 try:
     import keras, tensorflow
     keras.utils.set_random_seed({SEED})
     tensorflow.config.experimental.enable_op_determinism()
 except ImportError:
     pass
-del os, random, numpy
-""".strip()
+""".strip()  # only for assignments that use Keras: importing TensorFlow takes seconds
 
 BRIDGE_CODE = """
 __graders_namespace = {{"__name__": "graders_kernel_bridge"}}
@@ -81,9 +83,10 @@ def bridge_code(sandbox: Sandbox) -> str:
     return BRIDGE_CODE.format(source=source, folder=str(sandbox.exports), root=str(sandbox.root))
 
 
-def instrument(notebook: NotebookNode, sandbox: Sandbox) -> tuple[NotebookNode, list[str]]:
-    """The notebook with the grader's cell first (seeds, bridge), and the label of each of its cells."""
-    cells = [_grader_cell(SEED_CODE + "\n" + bridge_code(sandbox))]
+def instrument(notebook: NotebookNode, sandbox: Sandbox, keras: bool = True) -> tuple[NotebookNode, list[str]]:
+    """The notebook with the grader's cell first (seeds, Keras' too when ``keras``; bridge), and the label of each
+    of its cells."""
+    cells = [_grader_cell("\n".join([SEED_CODE, *([KERAS_SEED_CODE] if keras else []), bridge_code(sandbox)]))]
     labels = ["the grader's first cell"]
     for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
@@ -216,11 +219,12 @@ class Executed:
 
 
 def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell],
-            imports: dict[str, str] | None = None) -> Executed:
+            imports: dict[str, str] | None = None, modules: frozenset[str] | None = None) -> Executed:
     """Run ``notebook`` in ``sandbox``, handing each test cell's turn to ``checker``; ``imports`` are the
-    statements of names the checker binds itself (``GradedNotebook.imports``)."""
+    statements of names the checker binds itself (``GradedNotebook.imports``), ``modules`` the modules the
+    assignment's notebook imports (Keras is seeded when they include it; None: always)."""
     report = ExecutionReport()
-    instrumented, labels = instrument(notebook, sandbox)
+    instrumented, labels = instrument(notebook, sandbox, modules is None or bool({"keras", "tensorflow"} & modules))
     client = LimitedClient(instrumented, labels, sandbox.limits, report, sandbox, checker, tests, imports or {},
                            kernel_manager_class=sandbox.kernel_manager_class(),
                            resources={"metadata": {"path": str(sandbox.root)}})

@@ -117,7 +117,7 @@ def grade(
             graded.settings.held_out,
         )
         try:
-            executed = execute(prepared.notebook, sandbox, checker, graded.tests, graded.imports)
+            executed = execute(prepared.notebook, sandbox, checker, graded.tests, graded.imports, graded.modules)
             checker.finish(executed.final)
             outcomes, errors = _outcomes(executed, checker, graded)
         finally:
