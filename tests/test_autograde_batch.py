@@ -308,3 +308,24 @@ def test_a_task_that_raises_is_retried_once_then_listed_as_failed(tmp_path, samp
         assert len(calls) == 4
         assert "alice: failed - RuntimeError: a passing fault of the worker" in capsys.readouterr().out
     assert sum(assert_gradebook_agrees(course)["alice"].values()) == 0
+
+
+def test_a_gradebook_written_since_by_another_autograde_is_recorded_again(tmp_path, sample_npz, monkeypatch, capsys):
+    """A stock ``nbgrader autograde`` of the same course replaces the grades: the next run finds it and records the
+    stored ones again, instead of calling the submission unchanged."""
+    from graders.autograde.batch import autograde_command as run_batch
+
+    monkeypatch.setenv(ENV_VAR, str(sample_npz))
+    monkeypatch.delenv("GRADERS_DB_URL", raising=False)
+    course = released_course(tmp_path / "course")
+    submit(course, "alice", sample_notebook(course, "untouched"))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        options = BatchOptions(scheduler=cluster.scheduler_address, limits={"cell_seconds": 120})
+        assert run_batch(course, ASSIGNMENT, options) == 0
+        with Gradebook(default_db_url(course)) as gradebook:  # what a kernel that fooled stock nbgrader leaves
+            gradebook.find_grade("test_cnn_shapes", ASSIGNMENT, ASSIGNMENT, "alice").auto_score = 1.0
+            gradebook.db.commit()
+        capsys.readouterr()
+        assert run_batch(course, ASSIGNMENT, options) == 0
+        assert "0 graded, 1 recorded, 0 unchanged, 0 failed" in capsys.readouterr().out
+    assert sum(assert_gradebook_agrees(course)["alice"].values()) == 0

@@ -90,10 +90,10 @@ def _short(results: dict | None) -> str:
     failed = [test["name"].removeprefix("test_") for test in tests if test["score"] < test["max_score"]]
     checks = ("all checks passed" if not failed else f"failed: {', '.join(failed)}" if len(failed) <= 4
               else f"{len(failed)} of {len(tests)} checks failed")
-    lines = [re.sub(r"^[^:/]+\.ipynb: ", "", line) for line in results.get("output", "").splitlines()]
-    events = [line for line in lines if line and not line.startswith("sandbox:")]
-    ran_to_end = set(events) == {"The notebook ran to the end."}
-    return checks if ran_to_end or not events else f"{checks}; {events[0][:240]}"
+    events = [line for line in results.get("output", "").splitlines()  # without the notebook a line names
+              if re.sub(r"^[^:/]+\.ipynb: ", "", line) not in ("", "The notebook ran to the end.")
+              and not re.sub(r"^[^:/]+\.ipynb: ", "", line).startswith("sandbox:")]
+    return f"{checks}; {events[0][:240]}" if events else checks
 
 
 def grader_errors(results: dict | None) -> list[str]:
@@ -135,6 +135,11 @@ class Batch:
         start = time.monotonic()
         submissions = find_submissions(self.submitted, self.assignment)
         plan = make_plan(submissions, self.store, self.version, self.writer.recorded_students(), self.options.force)
+        # The gradebook may have been written since (a stock `nbgrader autograde` of the course): record again.
+        stale = self.writer.stale({student: self.store.results(student) or {} for student in plan.unchanged},
+                                  self.notebook_names)
+        plan.unchanged = [student for student in plan.unchanged if student not in stale]
+        plan.record += stale
         where = self.options.scheduler or f"{self.sizing.workers} local workers x {self.sizing.threads} thread(s)"
         self.console.print(f"{self.assignment}: {len(submissions)} submissions: {len(plan.grade)} to grade "
                            f"({where}), {len(plan.record)} to record, {len(plan.unchanged)} unchanged")

@@ -244,16 +244,28 @@ class GradebookWriter:
     def disagreements(self, student: str, notebook: str, results: dict) -> list[tuple[str, str]]:
         """Each autograded cell of ``notebook`` (its name without ``.ipynb``) whose gradebook score (before manual
         grading) differs from ``results.json``: (grade cell, what differs)."""
-        expected = {name: float(test["score"]) for name, test in notebook_tests(results, notebook).items()}
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
-            try:
-                grades = gradebook.find_submission_notebook(notebook, self.assignment, student).grades
-            except MissingEntry:
-                return [("", f"no {notebook} submission of {student} in the gradebook")]
-            answers = {cell.name for cell in gradebook.find_notebook(notebook, self.assignment).solution_cells}
-            recorded = {grade.name: grade.auto_score for grade in grades  # not the manually graded answers
-                        if grade.name in expected or (grade.cell_type == "code" and grade.auto_score is not None
-                                                      and grade.name not in answers)}
+            return self._disagreements(gradebook, student, notebook, results)
+
+    def stale(self, stored: dict[str, dict], notebook_names: list[str]) -> list[str]:
+        """The students (of ``stored``: student -> results.json) whose gradebook scores differ from their stored
+        results, e.g. after a stock ``nbgrader autograde`` of the same course; one gradebook session."""
+        with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
+            return [student for student, results in stored.items()
+                    if any(self._disagreements(gradebook, student, Path(name).stem, results)
+                           for name in notebook_names)]
+
+    def _disagreements(self, gradebook: Gradebook, student: str, notebook: str,
+                       results: dict) -> list[tuple[str, str]]:
+        expected = {name: float(test["score"]) for name, test in notebook_tests(results, notebook).items()}
+        try:
+            grades = gradebook.find_submission_notebook(notebook, self.assignment, student).grades
+        except MissingEntry:
+            return [("", f"no {notebook} submission of {student} in the gradebook")]
+        answers = {cell.name for cell in gradebook.find_notebook(notebook, self.assignment).solution_cells}
+        recorded = {grade.name: grade.auto_score for grade in grades  # not the manually graded answers
+                    if grade.name in expected or (grade.cell_type == "code" and grade.auto_score is not None
+                                                  and grade.name not in answers)}
         problems = []
         for name in sorted(set(expected) | set(recorded)):
             found, wanted = recorded.get(name), expected.get(name)
