@@ -8,7 +8,6 @@ changed, or was graded by older checks, and records what the gradebook lacks.
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from graders.autograde.store import ResultStore, State
 from graders.autograde.worker import DataFile, Job, NotebookJob, carry_data, grade_job
 from graders.course.assignment import AssignmentError, find_assignment
 from graders.feedback.page import write_feedback
-from graders.grade.results import make_console
+from graders.grade.results import make_console, without_notebook
 from graders.grade.sandbox import Limits
 
 
@@ -90,9 +89,9 @@ def _short(results: dict | None) -> str:
     failed = [test["name"].removeprefix("test_") for test in tests if test["score"] < test["max_score"]]
     checks = ("all checks passed" if not failed else f"failed: {', '.join(failed)}" if len(failed) <= 4
               else f"{len(failed)} of {len(tests)} checks failed")
-    events = [line for line in results.get("output", "").splitlines()  # without the notebook a line names
-              if re.sub(r"^[^:/]+\.ipynb: ", "", line) not in ("", "The notebook ran to the end.")
-              and not re.sub(r"^[^:/]+\.ipynb: ", "", line).startswith("sandbox:")]
+    events = [line for line in results.get("output", "").splitlines()
+              if without_notebook(line) not in ("", "The notebook ran to the end.")
+              and not without_notebook(line).startswith("sandbox:")]
     return f"{checks}; {events[0][:240]}" if events else checks
 
 
@@ -118,9 +117,9 @@ class Batch:
         self.store = ResultStore(self.output)
         found = find_assignment(self.course, assignment)  # before any gradebook is opened
         self.notebooks = found.notebooks()
-        self.writer = GradebookWriter(self.course, assignment, self.store, [graded.name for graded in self.notebooks])
-        coursedir = self.writer.coursedir
         self.notebook_names = [graded.name for graded in self.notebooks]
+        self.writer = GradebookWriter(self.course, assignment, self.store, self.notebook_names)
+        coursedir = self.writer.coursedir
         self.submitted = Path(coursedir.root) / coursedir.submitted_directory
         self.data = found.data_files()  # variable -> file; an assignment may need none
         self.data_files = tuple(DataFile(variable, path.name, file_sha(path)) for variable, path in self.data.items())

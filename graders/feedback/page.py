@@ -22,7 +22,7 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Unicode
 
 from graders.autograde.fingerprint import submission_hash
-from graders.grade.results import notebook_tests
+from graders.grade.results import notebook_tests, without_notebook
 from graders.autograde.store import ResultStore, write_atomically
 
 FEEDBACK = "feedback.html"
@@ -87,7 +87,7 @@ def feedback_html(results: dict, student: str, assignment: str) -> str:
 def student_notes(output: str) -> str:
     """The grader's notes about the run, without the ones meant for the instructor (the sandbox's set-up)."""
     return "\n".join(line for line in output.splitlines()
-                     if not re.sub(r"^[^:/]+\.ipynb: ", "", line).startswith(INSTRUCTOR_ONLY)) \
+                     if not without_notebook(line).startswith(INSTRUCTOR_ONLY)) \
         or "The notebook ran to the end."
 
 

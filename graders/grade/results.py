@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -106,6 +107,12 @@ def submission_results(gradings: dict[str, Grading]) -> dict:
         "extra_data": {**first, "notebooks": {name: part["extra_data"] for name, part in parts.items()},
                        **({"grader_errors": errors} if errors else {})},
     }
+
+
+def without_notebook(line: str) -> str:
+    """A line of a results.json's ``output`` without the ``NAME.ipynb: `` that ``submission_results`` puts before
+    each note of an assignment of several notebooks."""
+    return re.sub(r"^[^:/]+\.ipynb: ", "", line)
 
 
 def notebook_tests(results: dict, notebook: str) -> dict[str, dict]:
