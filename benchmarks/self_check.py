@@ -22,13 +22,24 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
-from accuracy_thresholds import build_cnn, build_dense  # noqa: E402
 from keras import layers  # noqa: E402
 
-from graders.lessons.mnist_cnn import reference, self_check_module  # noqa: E402
+from graders.lessons.mnist_cnn import SOURCE_NOTEBOOK, reference, self_check_module  # noqa: E402
+from graders.lessons.mnist_cnn.samples import solution_model  # noqa: E402
 
 selfcheck = self_check_module()
+
+
+def build_cnn():
+    """The convnet of the instructor notebook's solution (its ``cnn_model`` cell), untrained."""
+    return solution_model(nbformat.read(SOURCE_NOTEBOOK, as_version=4), "cnn_model", "model")
+
+
+def build_dense():
+    """The dense network of the instructor notebook's solution (its ``dense_model`` cell), untrained."""
+    return solution_model(nbformat.read(SOURCE_NOTEBOOK, as_version=4), "dense_model", "dense_model")
 
 
 def wrong_cnn():

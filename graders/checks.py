@@ -1,15 +1,18 @@
 """Checks for the hidden tests of any Keras lesson: plain asserts, readable failures, the lesson's values as arguments.
 
 An instructor's test cell calls them with what the lesson expects; nothing
-here knows a lesson. For example::
+here knows a lesson. The expected values are either the instructor's
+solution's, as ``graders reference`` recorded them (named: a model, a value,
+a figure of the assignment's reference record), or written out::
 
     from graders import checks
-    checks.check_layers(model, [("Conv2D", (None, 26, 26, 32), 320, "relu", "valid"),
-                                ("MaxPooling2D", (None, 13, 13, 32), 0, None, "valid"), ...],
-                        name="model", input_shape=(28, 28, 1))
+    checks.check_layers(model, like="model")           # the solution's `model`, layer by layer
+    checks.check_answer("q_pool_params", q_pool_params)  # the solution's value of q_pool_params
     data = checks.grader_data("DIGITS_NPZ")
     checks.check_accuracy(model, checks.model_inputs(data["x_test"], like=test_images), data["y_test"],
-                          minimum=0.85, name="the convnet")
+                          minimum="test_acc", name="the convnet")  # the solution's test_acc over seeds, at least
+    checks.check_layers(model, [("Conv2D", (None, 26, 26, 32), 320, "relu", "valid"), ...],
+                        name="model", input_shape=(28, 28, 1))   # or the table itself
 
 Each check raises ``AssertionError`` with a message that says what was
 expected, without giving away an answer the lesson does not state, and
@@ -29,8 +32,38 @@ import numpy as np
 
 from graders.architecture import LayerSpec, compare_model, describe_model
 from graders.grade.export import kind_of
+from graders.reference.record import current_reference
 
 PREDICT_BATCH = 1024
+RECORDED = object()  # check_answer's default: the value the reference record holds for the question
+
+
+def recorded(name: str):
+    """The value ``name`` as the instructor's solution left it, from the assignment's reference record
+    (``graders reference``): the same in every seed's run.
+
+    Raises:
+        AssertionError: there is no record, it is out of date, or it has no such value (the sentence says which).
+    """
+    return current_reference().value(name)
+
+
+def threshold(figure: str, bound: str = "at_least") -> float:
+    """The bound ``bound`` ("at_least" or "at_most") of the recorded ``figure`` (e.g. "test_acc") on the grader's
+    data: the solution's spread over seeds, by ``graders.reference.record.THRESHOLD_RULE``.
+
+    Raises:
+        AssertionError: no record, no such figure, or none measured on this data (the sentence says which).
+    """
+    return float(current_reference().figure(figure)[bound])
+
+
+def reference_layers(like: str) -> tuple[tuple[LayerSpec, ...], tuple | None]:
+    """The recorded model ``like``'s layer table and one example's input shape (``graders reference``)."""
+    model = current_reference().model(like)
+    rows = tuple(LayerSpec(layer["type"], tuple(layer["output_shape"]) if layer["output_shape"] else None,
+                           layer["params"], layer.get("activation"), layer.get("padding")) for layer in model["layers"])
+    return rows, tuple(model["input_shape"]) if model.get("input_shape") else None
 
 
 @lru_cache(maxsize=4)
@@ -76,15 +109,23 @@ def layer_table(model, input_shape: tuple | None = None) -> tuple[LayerSpec, ...
         return ()
 
 
-def check_layers(model, expected: Sequence, name: str = "model", input_shape: tuple | None = None) -> None:
+def check_layers(model, expected: Sequence | None = None, name: str = "model", input_shape: tuple | None = None,
+                 like: str | None = None) -> None:
     """``model`` has the ``expected`` layers, row by row, and their total parameter count.
 
     ``expected``: rows of (type, output shape, params[, activation[, padding]])
-    or ``LayerSpec``s, InputLayer excluded; ``input_shape`` (one example's
-    shape) builds a model that has no ``Input``. The failure shows the aligned
-    table, expected against found.
+    or ``LayerSpec``s, InputLayer excluded; or ``like``, the name of a model of
+    the reference record (the solution's), whose input shape is also the
+    default ``input_shape`` (one example's shape, which builds a model that
+    has no ``Input``). The failure shows the aligned table, expected against
+    found.
     """
     label = f"`{name}`"
+    if like is not None:
+        expected, recorded_shape = reference_layers(like)
+        input_shape = input_shape or recorded_shape
+    if expected is None:
+        raise TypeError("check_layers needs the expected rows, or like= the name of a recorded model")
     assert model is not None and hasattr(model, "layers"), f"{label} is not a Keras model"
     comparison = compare_model(model, tuple(map(_spec, expected)), input_shape)
     assert comparison.matches, (
@@ -190,13 +231,21 @@ def accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(predictions(model, images), axis=-1) == np.asarray(labels)))
 
 
-def check_accuracy(model, images: np.ndarray, labels: np.ndarray, minimum: float, name: str = "model") -> None:
-    """``model`` reaches ``minimum`` accuracy on the grader's held-out ``images`` and ``labels``."""
+def check_accuracy(model, images: np.ndarray, labels: np.ndarray, minimum: float | str,
+                   name: str = "model") -> None:
+    """``model`` reaches ``minimum`` accuracy on the grader's held-out ``images`` (inputs) and ``labels``.
+
+    ``minimum``: a share in [0, 1], or the name of a figure of the reference
+    record (e.g. "test_acc"), whose ``at_least`` bound on the grader's data
+    is used (``threshold``).
+    """
+    if isinstance(minimum, str):
+        minimum = threshold(minimum)
     assert model is not None and hasattr(model, "predict"), f"`{name}` is not a Keras model"
     measured = accuracy(model, images, labels)
     assert measured >= minimum, (
-        f"the trained {name} reaches {measured:.3f} accuracy on the held-out test images; at least {minimum:.2f} is "
-        "expected. Check the preprocessing and the architecture, and that the training cell ran")
+        f"the trained {name} reaches {measured:.3f} accuracy on the grader's held-out test set; at least "
+        f"{minimum:.3f} is expected. Check the preprocessing and the architecture, and that the training cell ran")
 
 
 def threshold_for(count: int, thresholds: dict[int, float], what: str = "training examples") -> float:
@@ -212,12 +261,16 @@ def threshold_for(count: int, thresholds: dict[int, float], what: str = "trainin
     return thresholds[count]
 
 
-def check_answer(question: str, answer, expected, *also) -> None:
+def check_answer(question: str, answer, expected=RECORDED, *also) -> None:
     """An answer equals ``expected`` (or one of ``also``: e.g. the value read off the student's own model).
 
-    Whole numbers must be ints (NumPy's too, never bools); strings are
-    compared without case or surrounding spaces; other values with ``==``.
+    ``expected`` defaults to the value of the variable ``question`` in the
+    reference record (``recorded(question)``: the solution's answer). Whole
+    numbers must be ints (NumPy's too, never bools); strings are compared
+    without case or surrounding spaces; other values with ``==``.
     """
+    if expected is RECORDED:
+        expected = recorded(question)
     accepted = (expected, *also)
     if isinstance(expected, str):
         assert isinstance(answer, str), f"{question} should be a string, found {type(answer).__name__}"

@@ -57,6 +57,13 @@ def _autograde(args: argparse.Namespace) -> int:
     return autograde_command(args.course, args.assignment, options)
 
 
+def _reference(args: argparse.Namespace) -> int:
+    from graders.reference.sweep import reference_command
+
+    return reference_command(args.course, args.assignment, args.seeds, _limits(args), args.workers,
+                             args.threads_per_worker, args.scheduler, args.output)
+
+
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     # Each default: the assignment's grading/ASSIGNMENT.toml [limits], else graders.grade.sandbox.Limits'.
     later = "default: the assignment's [limits], else"
@@ -96,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--output", type=Path, help="results folder (default: results/ASSIGNMENT in the course)")
     _add_limit_options(batch)
     batch.set_defaults(run=_autograde)
+
+    reference = commands.add_parser("reference", help="run the assignment's solution over seeds and record its "
+                                    "models, values and thresholds in grading/ASSIGNMENT.reference.json")
+    reference.add_argument("assignment")
+    reference.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
+    reference.add_argument("--seeds", type=int, default=5, help="runs of each source notebook (default 5)")
+    reference.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler (default: local)")
+    reference.add_argument("--workers", type=int, help="local workers (default: cores / threads, as memory allows)")
+    reference.add_argument("--threads-per-worker", type=int, help="TensorFlow threads of each run (default 1)")
+    reference.add_argument("--output", type=Path, help="where to write the record (default: "
+                           "grading/ASSIGNMENT.reference.json in the course)")
+    _add_limit_options(reference)
+    reference.set_defaults(run=_reference)
 
     demo = commands.add_parser("demo", help="the bundled lesson: release it, autograde its sample submissions, "
                                "print scores")

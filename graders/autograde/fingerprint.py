@@ -24,6 +24,7 @@ GRADING_MODULES = (
     "autograde/locate.py", "autograde/worker.py",  # which notebook of a folder is graded, as what; the results
     "architecture.py", "checks.py",  # helpers test cells import
     "feedback/data.py",  # the plots' data
+    "reference/record.py",  # the reference record test cells name
 )
 IGNORED_PARTS = (".ipynb_checkpoints", "__pycache__")
 

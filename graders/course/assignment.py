@@ -67,6 +67,7 @@ class GradedNotebook:
     release_files: tuple[tuple[str, bytes], ...] = ()  # beside the release: put in the sandbox with the notebook
     ignore_pattern: str = ""  # stderr a test cell may write without failing (the course's IgnorePattern)
     settings: GradingSettings = GradingSettings()  # the assignment's grader-side settings (grading/ASSIGNMENT.toml)
+    reference: str = ""  # the assignment's reference record (grading/ASSIGNMENT.reference.json), "" when none
 
     @cached_property
     def source_nb(self) -> NotebookNode:
@@ -94,7 +95,7 @@ class GradedNotebook:
         """sha256 of everything here that decides a score."""
         sha = hashlib.sha256()
         for part in (self.assignment, self.name, self.source, self.release, self.ignore_pattern,
-                     self.settings.fingerprint()):
+                     self.settings.fingerprint(), self.reference):
             sha.update(part.encode() + b"\0")
         for name, content in (*self.source_files, *self.release_files):
             sha.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
@@ -108,12 +109,19 @@ def load_notebook(
     assignment: str,
     ignore_pattern: str = "",
     settings: GradingSettings | None = None,
+    reference: str = "",
+    current_reference: bool = True,
 ) -> GradedNotebook:
     """One notebook of an assignment, read from its source and release folders.
 
+    ``reference``: the assignment's reference record (JSON text, "" when it
+    has none); with ``current_reference``, it must have been recorded from
+    this version of the source notebook.
+
     Raises:
-        AssignmentError: the source or the release lacks the notebook, or a
-            test cell of the source has no grade_id.
+        AssignmentError: the source or the release lacks the notebook, a
+            test cell of the source has no grade_id, or the reference record
+            is out of date.
     """
     source, release = source_folder / name, release_folder / name
     if not source.is_file():
@@ -135,12 +143,35 @@ def load_notebook(
         _files_beside(release_folder),
         ignore_pattern,
         settings or GradingSettings(),
+        reference,
     )
     try:
         graded.tests  # noqa: B018 (read now: a broken source fails here, with its reason)
     except ValueError as error:
         raise AssignmentError(f"{assignment}/{name}: {error}") from None
+    if reference and current_reference:
+        _check_reference(graded)
     return graded
+
+
+def _check_reference(graded: GradedNotebook) -> None:
+    """Refuse a reference record that was not recorded from this source notebook (its thresholds and values
+    would be another solution's)."""
+    import json
+
+    from graders.reference.record import source_version
+
+    try:
+        recorded = json.loads(graded.reference)["notebooks"].get(graded.name, {}).get("source")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        recorded = None
+    if recorded != source_version(graded.source_nb):
+        raise AssignmentError(
+            f"the reference record grading/{graded.assignment}.reference.json is "
+            f"{'out of date with' if recorded else 'missing'} the source notebook {graded.name} "
+            f"(the code of its cells changed since it was recorded): run `graders reference {graded.assignment}`, "
+            "review the new record and commit it"
+        )
 
 
 @dataclass(frozen=True)
@@ -153,6 +184,7 @@ class Assignment:
     ignore_pattern: str = ""
     settings: GradingSettings = GradingSettings()
     course: Path = Path(".")  # the course folder: the settings' data files are relative to it
+    reference: str = ""  # the reference record's JSON (grading/ASSIGNMENT.reference.json), "" when none
 
     def data_files(self) -> dict[str, Path]:
         """The data files the grader provisions (``GradingSettings.data_files``).
@@ -169,12 +201,13 @@ class Assignment:
     def notebook_names(self) -> list[str]:
         return sorted(path.name for path in self.release_folder.glob("*.ipynb"))
 
-    def notebook(self, name: str) -> GradedNotebook:
+    def notebook(self, name: str, current_reference: bool = True) -> GradedNotebook:
+        """The notebook ``name`` (``load_notebook``; ``current_reference``: refuse an out-of-date record)."""
         return load_notebook(self.source_folder, self.release_folder, name, self.name, self.ignore_pattern,
-                             self.settings)
+                             self.settings, self.reference, current_reference)
 
-    def notebooks(self) -> list[GradedNotebook]:
-        return [self.notebook(name) for name in self.notebook_names]
+    def notebooks(self, current_reference: bool = True) -> list[GradedNotebook]:
+        return [self.notebook(name, current_reference) for name in self.notebook_names]
 
 
 def find_assignment(course: Path, name: str) -> Assignment:
@@ -205,7 +238,11 @@ def find_assignment(course: Path, name: str) -> Assignment:
         settings = read_settings(root, name)
     except SettingsError as error:
         raise AssignmentError(str(error)) from None
-    assignment = Assignment(name, source, release, pattern, settings, root)
+    from graders.reference.record import record_path
+
+    reference = record_path(root, name)
+    assignment = Assignment(name, source, release, pattern, settings, root,
+                            reference.read_text() if reference.is_file() else "")
     if not assignment.notebook_names:
         raise AssignmentError(
             f"no released notebook of {name!r} in {release}: run `nbgrader generate_assignment {name}`"

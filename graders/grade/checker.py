@@ -41,6 +41,7 @@ import nbformat
 from graders.course.settings import HeldOut
 
 MAX_OUTPUT = 100_000  # characters of a test cell's printed output kept
+RECORD_ENVIRONMENT = "GRADERS_RECORD_OBJECTS"  # "1": describe each cell's objects for a reference record
 PR_SET_PDEATHSIG = 1
 
 
@@ -53,6 +54,7 @@ class CellOutcome:
     outputs: list[dict]
     message: str  # "" when it passed, else why not (the error, or the partial credit)
     notes: list[str] = field(default_factory=list)  # how objects were read (a TensorFlow activation, say)
+    recorded: dict = field(default_factory=dict)  # reference runs: the cell's objects (``graders.reference``)
 
 
 # -- inside the checker process ------------------------------------------------------------------------------
@@ -164,6 +166,7 @@ def checker_main(
 
     folder_path = Path(folder)
     models: dict = {}
+    recording = os.environ.get(RECORD_ENVIRONMENT) == "1"
     while True:
         try:
             kind, job = connection.recv()
@@ -176,6 +179,7 @@ def checker_main(
         description = folder_path / job["description"] if job.get("description") else None
         try:
             namespace = namespace_for(description, rebuilder) if description else {}
+            brought = list(namespace)  # the student's objects, before the instructor's imports
             if job.get("preamble"):  # the instructor's own modules for the names the locked cells import
                 exec(job["preamble"], namespace)  # noqa: S102 (import statements of the source notebook)
         except (Exception, SystemExit) as error:  # noqa: BLE001 (the kernel wrote it: the cell fails, not the checker)
@@ -193,8 +197,17 @@ def checker_main(
         if problem:
             outcome = CellOutcome(0.0, job["points"], [], problem)
         else:
+            recorded = {}
+            if recording:
+                from graders.reference.describe import describe_objects
+
+                try:
+                    recorded = describe_objects({name: namespace[name] for name in brought})
+                except Exception as error:  # noqa: BLE001 (recorded as a problem of the run, not of the checker)
+                    recorded = {"problem": f"{type(error).__name__}: {error}"[:300]}
             outcome = run_cell(job["code"], namespace, job["points"], ignore_pattern)
             outcome.notes = rebuilder.notes
+            outcome.recorded = recorded
         connection.send(("done", job["index"], outcome))
 
 

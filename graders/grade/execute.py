@@ -44,6 +44,30 @@ except ImportError:
     pass
 """.strip()  # only for assignments that use Keras: importing TensorFlow takes seconds
 
+# Reference runs (``graders reference``) only: the instructor's notebook fixes its own seed, so each call that
+# sets one is shifted by the run's seed; every run then draws other weights and batches.
+SWEEP_SEED_CODE = """
+def __graders_shifted(original, shift):
+    def seed(value=None, *args, **kwargs):
+        return original(value if value is None else (int(value) + shift) % 2**32, *args, **kwargs)
+    return seed
+import random, numpy
+random.seed = __graders_shifted(random.seed, {seed})
+numpy.random.seed = __graders_shifted(numpy.random.seed, {seed})
+random.seed(0)
+numpy.random.seed(0)
+del random, numpy
+""".strip()
+KERAS_SWEEP_SEED_CODE = """
+try:
+    import keras, tensorflow
+    keras.utils.set_random_seed = __graders_shifted(keras.utils.set_random_seed, {seed})
+    tensorflow.random.set_seed = __graders_shifted(tensorflow.random.set_seed, {seed})
+    keras.utils.set_random_seed(0)
+except ImportError:
+    pass
+""".strip()
+
 BRIDGE_CODE = """
 __graders_namespace = {{"__name__": "graders_kernel_bridge"}}
 exec({source!r}, __graders_namespace)
@@ -83,10 +107,15 @@ def bridge_code(sandbox: Sandbox) -> str:
     return BRIDGE_CODE.format(source=source, folder=str(sandbox.exports), root=str(sandbox.root))
 
 
-def instrument(notebook: NotebookNode, sandbox: Sandbox, keras: bool = True) -> tuple[NotebookNode, list[str]]:
+def instrument(notebook: NotebookNode, sandbox: Sandbox, keras: bool = True,
+               seed: int | None = None) -> tuple[NotebookNode, list[str]]:
     """The notebook with the grader's cell first (seeds, Keras' too when ``keras``; bridge), and the label of each
-    of its cells."""
-    cells = [_grader_cell("\n".join([SEED_CODE, *([KERAS_SEED_CODE] if keras else []), bridge_code(sandbox)]))]
+    of its cells. ``seed``: a reference run's, which shifts every seed the notebook sets (``SWEEP_SEED_CODE``)."""
+    seeding = [SEED_CODE, *([KERAS_SEED_CODE] if keras else [])]
+    if seed is not None:
+        seeding += [SWEEP_SEED_CODE.format(seed=int(seed)),
+                    *([KERAS_SWEEP_SEED_CODE.format(seed=int(seed))] if keras else []), "del __graders_shifted"]
+    cells = [_grader_cell("\n".join([*seeding, bridge_code(sandbox)]))]
     labels = ["the grader's first cell"]
     for number, cell in enumerate(notebook.cells, start=1):
         cells.append(cell)
@@ -219,12 +248,15 @@ class Executed:
 
 
 def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell],
-            imports: dict[str, str] | None = None, modules: frozenset[str] | None = None) -> Executed:
+            imports: dict[str, str] | None = None, modules: frozenset[str] | None = None,
+            seed: int | None = None) -> Executed:
     """Run ``notebook`` in ``sandbox``, handing each test cell's turn to ``checker``; ``imports`` are the
     statements of names the checker binds itself (``GradedNotebook.imports``), ``modules`` the modules the
-    assignment's notebook imports (Keras is seeded when they include it; None: always)."""
+    assignment's notebook imports (Keras is seeded when they include it; None: always); ``seed``: a reference
+    run's (``instrument``)."""
     report = ExecutionReport()
-    instrumented, labels = instrument(notebook, sandbox, modules is None or bool({"keras", "tensorflow"} & modules))
+    keras = modules is None or bool({"keras", "tensorflow"} & modules)
+    instrumented, labels = instrument(notebook, sandbox, keras, seed)
     client = LimitedClient(instrumented, labels, sandbox.limits, report, sandbox, checker, tests, imports or {},
                            kernel_manager_class=sandbox.kernel_manager_class(),
                            resources={"metadata": {"path": str(sandbox.root)}})

@@ -39,6 +39,7 @@ class Grading:
     notebook: NotebookNode | None = None  # as executed, without the grader's own cells; None if it never ran
     extra: dict = field(default_factory=dict)  # feedback plots' data (Gradescope's extra_data), never scored
     grader_errors: list[str] = field(default_factory=list)  # test cells the engine could not run, and why
+    recorded: dict = field(default_factory=dict)  # reference runs: what the test cells read (``graders.reference``)
 
     def score(self, name: str) -> float:
         result = self.checks.get(name)

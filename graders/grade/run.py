@@ -16,11 +16,14 @@ import nbformat
 
 from graders.course.assignment import Assignment, AssignmentError, GradedNotebook, find_assignment
 from graders.course.cells import is_test_cell
-from graders.grade.checker import CellOutcome, Checker
+from graders.grade.checker import RECORD_ENVIRONMENT, CellOutcome, Checker
 from graders.grade.execute import Executed, execute, without_grader_cells
 from graders.grade.results import CheckResult, Grading, print_table, to_gradescope
 from graders.grade.sandbox import Limits, Sandbox
 from graders.grade.submission import SubmissionError, read_submission, restore_assignment_cells
+from graders.reference.record import ENVIRONMENT, NOTEBOOK_ENVIRONMENT
+
+REFERENCE_FILE = "reference.json"  # beside the instructor's helper modules, outside the sandbox
 
 NOT_REACHED = "the notebook stopped before this test cell"
 
@@ -76,6 +79,8 @@ def grade(
     notes: tuple[str, ...] = (),
     data: dict[str, Path] | None = None,
     hide: tuple[Path, ...] = (),
+    seed: int | None = None,
+    record: bool = False,
 ) -> Grading:
     """Grade one submitted notebook as ``graded`` (a notebook of an assignment).
 
@@ -87,7 +92,11 @@ def grade(
     copied into the sandbox with the variable pointing the kernel at the copy,
     and the checker at the grader's own file. ``limits`` default to the
     assignment's settings; ``hide`` adds folders the kernel must not see (the
-    course's, wherever it is).
+    course's, wherever it is). The assignment's reference record
+    (``graded.reference``) is the checker's to read. ``seed`` and ``record``
+    are for reference runs (``graders.reference.sweep``): every seed the
+    notebook sets is shifted by ``seed``, and the objects each test cell reads
+    are described in ``Grading.recorded``.
     """
     limits = limits or Limits(**dict(graded.settings.limits))
     points = {name: test.points for name, test in graded.tests.items()}
@@ -106,6 +115,12 @@ def grade(
             sandbox.add_bytes(content, name)
         for variable, path in data.items():
             sandbox.add_data(path, variable)
+        environment = {variable: str(path) for variable, path in data.items()}
+        if graded.reference:
+            (Path(source) / REFERENCE_FILE).write_text(graded.reference)
+            environment |= {ENVIRONMENT: str(Path(source) / REFERENCE_FILE), NOTEBOOK_ENVIRONMENT: graded.name}
+        if record:
+            environment[RECORD_ENVIRONMENT] = "1"
         checker = Checker(
             sandbox.exports,
             [Path(source)],
@@ -113,11 +128,12 @@ def grade(
             limits.cell_seconds,
             graded.ignore_pattern,
             graded.modules,
-            {variable: str(path) for variable, path in data.items()},
+            environment,
             graded.settings.held_out,
         )
         try:
-            executed = execute(prepared.notebook, sandbox, checker, graded.tests, graded.imports, graded.modules)
+            executed = execute(prepared.notebook, sandbox, checker, graded.tests, graded.imports, graded.modules,
+                               seed)
             checker.finish(executed.final)
             outcomes, errors = _outcomes(executed, checker, graded)
         finally:
@@ -156,7 +172,21 @@ def grade(
         without_grader_cells(executed.notebook),
         checker.feedback or {},
         errors,
+        _recorded(checker) if record else {},
     )
+
+
+def _recorded(checker: Checker) -> dict:
+    """What the test cells read, in notebook order (a later cell's reading of a name wins): ``{"models": ...,
+    "values": ..., "problems": [...]}``."""
+    merged: dict = {"models": {}, "values": {}, "problems": []}
+    for index in sorted(checker.outcomes):
+        recorded = checker.outcomes[index].recorded
+        merged["models"].update(recorded.get("models", {}))
+        merged["values"].update(recorded.get("values", {}))
+        if recorded.get("problem"):
+            merged["problems"].append(recorded["problem"])
+    return merged
 
 
 def graded_notebook_for(
