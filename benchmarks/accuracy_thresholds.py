@@ -21,8 +21,9 @@ import keras  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
+from graders.course.datasets import load_npz  # noqa: E402
 from graders.lessons.mnist_cnn import reference  # noqa: E402
-from graders.lessons.mnist_cnn.data import load_npz, write_sample_npz  # noqa: E402
+from graders.lessons.mnist_cnn.data import write_sample_npz  # noqa: E402
 from graders.lessons.mnist_cnn.samples import solution_model  # noqa: E402
 
 SOURCE_NOTEBOOK = nbformat.read(Path(__file__).resolve().parent.parent / "source" / "mnist_cnn" / "mnist_cnn.ipynb",

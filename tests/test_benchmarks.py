@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
+from graders.course.datasets import load_npz
 from graders.lessons.mnist_cnn import reference
-from graders.lessons.mnist_cnn.data import load_npz
 
 BENCHMARKS = ROOT / "benchmarks"
 

@@ -109,7 +109,7 @@ def test_training_curves_keep_numbers_only():
 
 
 def test_confusion_matrix_counts_every_held_out_image(provisioned):
-    from graders.lessons.mnist_cnn.data import load_npz
+    from graders.course.datasets import load_npz
 
     _, (images, labels) = load_npz(provisioned)
     model = sequential(cnn_layers())
