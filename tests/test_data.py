@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from graders.cli import main
 from graders.course.datasets import (
     IDX_FILES,
     DataSet,
@@ -259,3 +261,82 @@ def test_a_debian_package_that_is_not_installed_says_how_to_install_it():
 def test_a_source_that_is_none_of_the_three_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither an npz file, a folder of IDX files nor debian:PACKAGE"):
         read_source(str(tmp_path / "nothing"))
+
+
+DIGITS = ",".join(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"))
+
+
+def test_graders_data_write_samples_an_npz_by_class(tmp_path, sample_npz):
+    output = tmp_path / "course" / "data" / "digits.npz"
+    command = [sys.executable, "-m", "graders", "data", "write", str(output), "--from", str(sample_npz)]
+    arguments = ["--train", "1000", "--test", "200", "--seed", "1", "--classes", DIGITS]
+    process = subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.splitlines() == [
+        f"wrote {output} (Keras' npz layout) from {sample_npz}, a stratified sample (seed 1)",
+        "  train: 1,000 examples, images (28, 28) uint8; per class " + ", ".join(f"{k}: 100" for k in range(10)),
+        "  test: 200 examples, images (28, 28) uint8; per class " + ", ".join(f"{k}: 20" for k in range(10)),
+        "  classes: " + ", ".join(f"{k} {name}" for k, name in enumerate(DIGITS.split(","))),
+    ]
+    data = read_npz(output)
+    assert data.class_names == tuple(DIGITS.split(",")) and data.train[0].dtype == np.uint8
+    assert np.bincount(data.test[1]).tolist() == [20] * 10
+    again = subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and np.array_equal(read_npz(output).train[0], data.train[0]), "same seed, same file"
+
+
+def test_graders_data_write_converts_an_idx_folder_whole(tmp_path, sample_npz, capsys):
+    data = small_real_split(sample_npz)
+    write_idx_folder(tmp_path / "idx", data)
+    assert main(["data", "write", str(tmp_path / "out.npz"), "--from", str(tmp_path / "idx")]) == 0
+    written = read_npz(tmp_path / "out.npz")
+    assert all(
+        np.array_equal(a, b) for a, b in zip((*written.train, *written.test), (*data.train, *data.test), strict=True)
+    )
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tmp_path / 'out.npz'} (Keras' npz layout) from {tmp_path / 'idx'}\n")
+    assert "train: 300 examples" in out and "classes: not named" in out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--from", "{tmp}/nothing"], "nothing is neither an npz file, a folder of IDX files nor debian:PACKAGE"),
+        (["--from", "{sample}", "--train", "4001"], "4001 training examples asked for, but the source has 4,000"),
+        (["--from", "{sample}", "--test", "0"], "0 test examples asked for"),
+        (["--from", "{sample}", "--classes", "a,b"], "class_names names 2 classes (labels 0 to 1), but the labels"),
+        (["--from", "{sample}", "--classes", DIGITS + ",zero"], "class_names should be distinct, non-empty names"),
+        (["--from", "{tmp}"], "has no train-images-idx3-ubyte[.gz]"),
+        (["--from", "{tmp}/bad.npz"], "bad.npz lacks the array(s) y_train, x_test, y_test of Keras' npz layout"),
+        (["--from", "debian:Not A Package"], "'Not A Package' is not a Debian package name"),
+    ],
+)
+def test_graders_data_write_refuses_bad_input_in_one_line(tmp_path, sample_npz, capsys, arguments, message):
+    np.savez(tmp_path / "bad.npz", x_train=np.zeros((1, 28, 28)))
+    arguments = [argument.format(tmp=tmp_path, sample=sample_npz) for argument in arguments]
+    assert main(["data", "write", str(tmp_path / "out.npz"), *arguments]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("graders data write: ") and message in captured.err
+    assert not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.skipif(shutil.which("dpkg") is None, reason="not a Debian machine: no dpkg")
+def test_graders_data_write_names_the_debian_package_to_install(tmp_path, capsys):
+    assert main(["data", "write", str(tmp_path / "out.npz"), "--from", "debian:graders-no-such-data"]) == 2
+    assert capsys.readouterr().err == (
+        "graders data write: the Debian package graders-no-such-data is not installed: "
+        "apt install graders-no-such-data\n"
+    )
+
+
+@pytest.mark.skipif(not dpkg_lists(FASHION), reason=f"Debian's {FASHION} is not installed (apt install {FASHION})")
+def test_graders_data_write_samples_a_debian_package(tmp_path, capsys):
+    output = tmp_path / "fashion.npz"
+    classes = ",".join(FASHION_CLASSES)
+    arguments = ["--from", f"debian:{FASHION}", "--train", "600", "--test", "100", "--classes", classes]
+    assert main(["data", "write", str(output), *arguments]) == 0
+    assert "classes: 0 T-shirt/top, 1 Trouser," in capsys.readouterr().out
+    data = read_npz(output)
+    assert np.bincount(data.train[1]).tolist() == [60] * 10 and np.bincount(data.test[1]).tolist() == [10] * 10
+    assert data.class_names == FASHION_CLASSES and data.train[0].shape == (600, 28, 28)
