@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from graders.autograde.cluster import available_cores, size_cluster, total_memory  # noqa: E402
+from graders.course.datasets import read_idx_folder, write_npz  # noqa: E402
 from graders.course.nbgrader_settings import with_scripts_on_path  # noqa: E402
 from graders.lessons.mnist_cnn import ASSIGNMENT  # noqa: E402
-from graders.lessons.mnist_cnn.data import ENV_VAR, write_npz_from_idx, write_sample_npz  # noqa: E402
+from graders.lessons.mnist_cnn.data import ENV_VAR, write_sample_npz  # noqa: E402
 from graders.lessons.mnist_cnn.samples import SAMPLES, build  # noqa: E402
 
 SCRIPTS = Path(sys.executable).parent
@@ -56,7 +57,8 @@ def provision(data: Path | None, folder: Path) -> Path:
     if data is None:
         return write_sample_npz(folder / "mnist.npz")
     if data.is_dir():
-        return write_npz_from_idx(data, folder / "mnist.npz")
+        idx = read_idx_folder(data)
+        return write_npz(folder / "mnist.npz", idx.train, idx.test)
     return data.resolve()
 
 

@@ -17,6 +17,26 @@ def _sample_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_write(args: argparse.Namespace) -> int:
+    from graders.course import datasets
+
+    try:
+        data = datasets.read_source(args.source)
+        if args.classes is not None:
+            data = datasets.with_class_names(data, [name.strip() for name in args.classes.split(",")])
+        data = datasets.stratified_sample(data, args.train, args.test, args.seed)
+        path = datasets.write_npz(args.output, data.train, data.test, data.class_names)
+    except (OSError, ValueError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error  # KeyError's repr quotes
+        print(f"graders data write: {message}", file=sys.stderr)
+        return 2
+    sampled = f", a stratified sample (seed {args.seed})" if (args.train, args.test) != (None, None) else ""
+    print(f"wrote {path} (Keras' npz layout) from {args.source}{sampled}")
+    for line in datasets.describe(data):
+        print(f"  {line}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from graders.lessons import run_demo
 
@@ -81,6 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
                                  "digits, Keras' npz layout)")
     sample.add_argument("path", type=Path, nargs="?", help="where to write it (default: where the lesson reads it)")
     sample.set_defaults(run=_sample_data)
+
+    data = commands.add_parser("data", help="data files in Keras' npz layout")
+    verbs = data.add_subparsers(dest="verb", required=True)
+    write = verbs.add_parser(
+        "write",
+        help="write an npz (x_train, y_train, x_test, y_test, class_names) from an npz, IDX files or a Debian "
+        "package, optionally a stratified sample",
+    )
+    write.add_argument("output", type=Path, help="the npz to write (written as named)")
+    write.add_argument("--from", dest="source", required=True, metavar="SOURCE",
+                       help="an npz file, a folder of the four IDX files (gzipped or not), or debian:PACKAGE "
+                       "(the IDX folder an installed Debian data-set package holds, found with dpkg -L)")
+    write.add_argument("--train", type=int, metavar="N", help="N training examples, each class in proportion "
+                       "(default: all)")
+    write.add_argument("--test", type=int, metavar="M", help="M test examples, each class in proportion "
+                       "(default: all)")
+    write.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0): same seed, same file")
+    write.add_argument("--classes", metavar="NAMES", help='class names, label 0 first, comma-separated: '
+                       '"cat,dog" (default: the source\'s class_names, if any)')
+    write.set_defaults(run=_data_write)
 
     grade = commands.add_parser("grade", help="grade one submitted notebook in a sandbox; write Gradescope JSON")
     grade.add_argument("notebook", type=Path, nargs="+")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from graders.lessons.mnist_cnn.data import load_npz
+from graders.course.datasets import load_npz
 
 BENCHMARKS = ROOT / "benchmarks"
 

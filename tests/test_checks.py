@@ -12,8 +12,8 @@ from conftest import ROOT, cnn_layers, dense_layers, sequential
 
 from graders import checks
 from graders.course.cells import test_cells as source_test_cells
+from graders.course.datasets import load_npz
 from graders.lessons.mnist_cnn import SOURCE_NOTEBOOK, reference
-from graders.lessons.mnist_cnn.data import load_npz
 from graders.reference.record import ENVIRONMENT, record_path
 
 

@@ -109,7 +109,7 @@ def test_training_curves_keep_numbers_only():
 
 
 def test_confusion_matrix_counts_every_held_out_image(provisioned):
-    from graders.lessons.mnist_cnn.data import load_npz
+    from graders.course.datasets import load_npz
 
     _, (images, labels) = load_npz(provisioned)
     model = sequential(cnn_layers())
@@ -131,3 +131,64 @@ def test_instructor_only_notes_stay_out_of_the_students_page_with_several_notebo
     output = "problem1.ipynb: sandbox: the grader is not root\nproblem1.ipynb: The notebook ran to the end.\n" \
              "sandbox: the grader is not root"
     assert student_notes(output) == "problem1.ipynb: The notebook ran to the end."
+
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+
+def tick_labels(figure) -> tuple[list[str], list[str]]:
+    figure.canvas.draw()  # the tick labels as drawn
+    (axes, _colorbar) = figure.axes
+    return [t.get_text() for t in axes.get_xticklabels()], [t.get_text() for t in axes.get_yticklabels()]
+
+
+def test_the_confusion_matrix_names_its_classes_when_known():
+    import base64
+
+    import matplotlib.pyplot as plt
+
+    from graders.feedback import plots
+
+    figure = plots.confusion_figure(MATRIX, "title", FASHION_CLASSES)
+    across, down = tick_labels(figure)
+    assert across == down == FASHION_CLASSES
+    assert {t.get_rotation() for t in figure.axes[0].get_xticklabels()} == {45.0}  # readable, not overlapping
+    plt.close(figure)
+    for classes, expected in ((FASHION_CLASSES[:3], [str(k) for k in range(10)]), ((), [str(k) for k in range(10)])):
+        figure = plots.confusion_figure(MATRIX, "title", classes)  # no name for every class: their numbers
+        assert tick_labels(figure) == (expected, expected)
+        plt.close(figure)
+    assert base64.b64decode(plots.confusion_matrix(MATRIX, "title", FASHION_CLASSES)).startswith(b"\x89PNG\r\n")
+    named = plot_images({"confusion_matrix": {"model": MATRIX}, "confusion_matrix_classes": FASHION_CLASSES})
+    assert list(named) == ["Confusion matrix (910 of 1,000 right)"]
+
+
+def test_the_feedback_takes_class_names_from_the_settings_else_the_data_file(tmp_path, sample_npz, monkeypatch):
+    from dataclasses import asdict
+
+    from graders.course.datasets import load_npz, write_npz
+    from graders.course.settings import read_settings
+
+    train, (images, labels) = load_npz(sample_npz)
+    named = write_npz(tmp_path / "named.npz", train, (images[:200], labels[:200]), [f"digit {k}" for k in range(10)])
+    monkeypatch.setenv("HELD_NPZ", str(named))
+    (tmp_path / "grading").mkdir()
+    settings = "[data]\nHELD_NPZ = 'named.npz'\n[feedback]\ndata = 'HELD_NPZ'\nimages = 'x_test'\nlabels = 'y_test'\n"
+    model = sequential(cnn_layers())
+
+    def extra(toml: str) -> dict:  # as the checker gets the settings' held-out set: HeldOut's fields, as JSON
+        (tmp_path / "grading" / "ps1.toml").write_text(toml)
+        held_out = json.loads(json.dumps(asdict(read_settings(tmp_path, "ps1").held_out)))
+        return feedback_data({"model": model}, held_out)
+
+    from_file = extra(settings)
+    assert from_file["confusion_matrix_classes"] == [f"digit {k}" for k in range(10)]
+    assert np.array(from_file["confusion_matrix"]["model"]).sum() == 200
+    chosen = [f"class {k}" for k in range(10)]
+    assert extra(settings + f"classes = {chosen}\n")["confusion_matrix_classes"] == chosen  # the settings win
+    too_few = extra(settings + "classes = ['a', 'b', 'c']\n")
+    assert "confusion_matrix" not in too_few
+    assert "labels go from 0 to 9, but 3 classes are named" in too_few["confusion_matrix_problem"]
+    monkeypatch.setenv("HELD_NPZ", str(sample_npz))  # no class_names in the file, none in the settings: numbers
+    assert "confusion_matrix_classes" not in extra(settings) and "confusion_matrix" in extra(settings)

@@ -51,10 +51,30 @@ def test_limits_are_converted_to_the_sandbox_units(tmp_path):
     ("[data]\nGRADERS_DB_URL = 'data/a.npz'\n", "not one the sandbox or Python uses"),
     ("[feedback]\ndata = 'A_NPZ'\nimages = 'x'\n", "needs exactly data, images and labels"),
     ("[feedback]\ndata = 'A_NPZ'\nimages = 'x'\nlabels = 'y'\n", "'A_NPZ' is not a variable of [data]"),
+    ("[data]\nA_NPZ = 'a.npz'\n[feedback]\ndata = 'A_NPZ'\nimages = 'x'\nlabels = 'y'\nclasse = ['a', 'b']\n",
+     "needs exactly data, images and labels (strings), and may have classes (a list of names)"),
+    *[(f"[data]\nA_NPZ = 'a.npz'\n[feedback]\ndata = 'A_NPZ'\nimages = 'x'\nlabels = 'y'\nclasses = {value}\n",
+       f"[feedback] classes = {shown}: expected the classes' names, label 0 first, as a list of distinct, "
+       'non-empty strings: classes = ["cat", "dog"]')
+      for value, shown in (("'cat,dog'", "'cat,dog'"), ("[0, 1]", "[0, 1]"), ("['cat', 'cat']", "['cat', 'cat']"),
+                           ("['cat']", "['cat']"), ("['cat', ' ']", "['cat', ' ']"), ("[]", "[]"),
+                           ("[['cat'], ['dog']]", "[['cat'], ['dog']]"))],
 ])
 def test_a_settings_mistake_is_named_with_what_is_accepted(tmp_path, text, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
         write(tmp_path, text)
+
+
+def test_feedback_classes_name_the_held_out_labels_and_count_in_the_fingerprint(tmp_path):
+    table = "[data]\nA_NPZ = 'a.npz'\n[feedback]\ndata = 'A_NPZ'\nimages = 'x_test'\nlabels = 'y_test'\n"
+    unnamed = write(tmp_path, table)
+    assert unnamed.held_out == HeldOut("A_NPZ", "x_test", "y_test") and unnamed.held_out.classes == ()
+    named = write(tmp_path, table + "classes = ['T-shirt/top', 'Trouser', 'Ankle boot']\n")
+    assert named.held_out.classes == ("T-shirt/top", "Trouser", "Ankle boot")
+    assert named.fingerprint() != unnamed.fingerprint()
+    assert "Ankle boot" in named.fingerprint()
+    renamed = write(tmp_path, table + "classes = ['T-shirt/top', 'Trouser', 'Boot']\n")
+    assert renamed.fingerprint() != named.fingerprint()
 
 
 def test_data_files_come_from_the_course_or_the_graders_environment(tmp_path, monkeypatch):

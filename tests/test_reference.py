@@ -10,8 +10,8 @@ from conftest import ROOT
 from keras import layers
 
 from graders.architecture import describe_model
+from graders.course.datasets import load_npz
 from graders.lessons.mnist_cnn import reference
-from graders.lessons.mnist_cnn.data import load_npz
 from graders.lessons.mnist_cnn.samples import solution_code
 
 SOURCE = ROOT / "source" / "mnist_cnn" / "mnist_cnn.ipynb"

@@ -18,11 +18,15 @@ assignment without the file needs none::
     processes = 1024
 
     # The feedback's confusion matrix: the student's first Keras model on
-    # these held-out arrays of a data file above.
+    # these held-out arrays of a data file above. Its ticks name the classes:
+    # ``classes`` (label 0 first) when given, else the data file's
+    # ``class_names`` array when it has one (``graders data write --classes``),
+    # else their numbers.
     [feedback]
     data = "DIGITS_NPZ"
     images = "x_test"
     labels = "y_test"
+    classes = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]   # optional
 """
 
 from __future__ import annotations
@@ -49,11 +53,13 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Arrays of a provisioned data file that the feedback's plots are measured on."""
+    """Arrays of a provisioned data file that the feedback's plots are measured on, and the names of their
+    classes (``[feedback] classes``, label 0 first; empty: the data file's ``class_names``, else numbers)."""
 
     variable: str
     images: str
     labels: str
+    classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,8 @@ class GradingSettings:
         return files
 
     def fingerprint(self) -> str:
-        """What of the settings decides a score: the variables, limits and held-out arrays (not where the files
-        lie: their content is fingerprinted apart)."""
+        """What of the settings decides a score or the feedback: the variables, limits, held-out arrays and class
+        names (not where the files lie: their content, ``class_names`` included, is fingerprinted apart)."""
         return repr(([variable for variable, _ in self.data], self.limits, self.held_out))
 
 
@@ -130,9 +136,18 @@ def read_settings(course: Path, assignment: str) -> GradingSettings:
     feedback = _table(settings, "feedback", path)
     held_out = None
     if feedback:
-        if set(feedback) != {"data", "images", "labels"} or not all(isinstance(v, str) for v in feedback.values()):
-            raise SettingsError(f"{path}: [feedback] needs exactly data, images and labels (strings)")
+        arrays = {key: value for key, value in feedback.items() if key != "classes"}
+        if set(arrays) != {"data", "images", "labels"} or not all(isinstance(v, str) for v in arrays.values()):
+            raise SettingsError(f"{path}: [feedback] needs exactly data, images and labels (strings), and may "
+                                "have classes (a list of names)")
         if feedback["data"] not in data:
             raise SettingsError(f"{path}: [feedback] data = {feedback['data']!r} is not a variable of [data]")
-        held_out = HeldOut(feedback["data"], feedback["images"], feedback["labels"])
+        classes = feedback.get("classes", [])
+        if "classes" in feedback and (
+            not isinstance(classes, list) or len(classes) < 2 or len(set(map(str, classes))) != len(classes)
+            or not all(isinstance(name, str) and name.strip() for name in classes)
+        ):
+            raise SettingsError(f"{path}: [feedback] classes = {classes!r}: expected the classes' names, label 0 "
+                                'first, as a list of distinct, non-empty strings: classes = ["cat", "dog"]')
+        held_out = HeldOut(feedback["data"], feedback["images"], feedback["labels"], tuple(classes))
     return GradingSettings(tuple(data.items()), tuple(sorted(limits.items())), held_out, str(path))

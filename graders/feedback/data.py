@@ -5,7 +5,8 @@ student's namespace is brought across: the training curves are each
 ``History`` that ``model.fit`` returned (named after the model it trained),
 the confusion matrix is the first model's predictions on the held-out arrays
 the assignment's ``grading/ASSIGNMENT.toml`` names (``[feedback]``), when it
-names some. Neither plays any part in a score.
+names some, with the names of their classes when known (``class_names``).
+Neither plays any part in a score.
 """
 
 from __future__ import annotations
@@ -34,14 +35,43 @@ def curves_of(history) -> dict[str, list[float | None]]:
             and all(isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) for v in values)}
 
 
-def confusion_matrix(model, images: np.ndarray, labels: np.ndarray) -> list[list[int]]:
+def class_names(held_out: dict, arrays: dict[str, np.ndarray]) -> list[str]:
+    """The names of the held-out classes, label 0 first: ``held_out``'s ``classes`` (the settings'
+    ``[feedback] classes``), else the data file's ``class_names`` array (1-D unicode, as ``graders data write``
+    writes it), else none (``[]``: the plot numbers them).
+
+    Raises:
+        ValueError: the data file's ``class_names`` is not a 1-D array of strings.
+    """
+    if held_out.get("classes"):
+        return [str(name) for name in held_out["classes"]]
+    names = arrays.get("class_names")
+    if names is None:
+        return []
+    if names.ndim != 1 or names.dtype.kind != "U":
+        raise ValueError(f"the data file's class_names should be a 1-D array of strings, not {names.dtype} "
+                         f"of shape {names.shape}")
+    return names.tolist()
+
+
+def confusion_matrix(model, images: np.ndarray, labels: np.ndarray, classes: int | None = None) -> list[list[int]]:
     """Counts of (true class, predicted class) of ``model`` over held-out raw ``images`` and their ``labels``
-    (the images in the model's input format as ``checks.model_inputs`` makes it, without a student's array)."""
+    (the images in the model's input format as ``checks.model_inputs`` makes it, without a student's array):
+    ``classes`` × ``classes`` (the number of class names when known, else one more than the largest label).
+
+    Raises:
+        ValueError: a label is not below ``classes``, or the model does not
+            predict one probability per class for each image.
+    """
     from graders.checks import model_inputs, predictions
 
-    probabilities = predictions(model, model_inputs(images))
     labels = np.asarray(labels).astype(int).ravel()
-    classes = int(max(labels.max() + 1, 2))
+    if classes is None:
+        classes = int(max(labels.max() + 1, 2))
+    elif labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"the held-out labels go from {labels.min()} to {labels.max()}, but {classes} classes are "
+                         f"named (labels 0 to {classes - 1})")
+    probabilities = predictions(model, model_inputs(images))
     if probabilities.shape != (len(labels), classes):
         raise ValueError(f"the model's predictions have shape {probabilities.shape}, not ({len(labels)}, {classes})")
     matrix = np.zeros((classes, classes), dtype=int)
@@ -51,7 +81,8 @@ def confusion_matrix(model, images: np.ndarray, labels: np.ndarray) -> list[list
 
 def feedback_data(namespace: dict, held_out: dict | None = None) -> dict:
     """Gradescope ``extra_data``: training curves, and the first model's confusion matrix on ``held_out`` (a data
-    file's variable and the names of its images and labels arrays, ``HeldOut``'s fields) when given."""
+    file's variable, the names of its images and labels arrays and the classes' names, ``HeldOut``'s fields) when
+    given, and its classes' names as ``confusion_matrix_classes`` when known (``class_names``)."""
     keras = sys.modules.get("keras")
     if keras is None:  # nothing was rebuilt with Keras, so the namespace holds no model and no History
         return {"training_history": {}}
@@ -65,8 +96,11 @@ def feedback_data(namespace: dict, held_out: dict | None = None) -> dict:
         name, model = models[0]
         try:
             arrays = grader_data(held_out["variable"])
+            names = class_names(held_out, arrays)
             data["confusion_matrix"] = {name: confusion_matrix(model, arrays[held_out["images"]],
-                                                               arrays[held_out["labels"]])}
+                                                               arrays[held_out["labels"]], len(names) or None)}
+            if names:
+                data["confusion_matrix_classes"] = names
         except (Exception, AssertionError) as error:  # noqa: BLE001 (a broken model only loses its plot)
             data["confusion_matrix_problem"] = f"{type(error).__name__}: {str(error)[:200]}"
     return data

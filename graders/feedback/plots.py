@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -38,9 +39,12 @@ def training_curves(histories: dict[str, dict[str, list[float | None]]]) -> str 
     return png_base64(figure)
 
 
-def confusion_matrix(matrix: list[list[int]], title: str) -> str:
-    """A confusion matrix: true class down, predicted class across, counts in the cells."""
-    figure, axes = plt.subplots(figsize=(5, 4.4))
+def confusion_figure(matrix: list[list[int]], title: str, classes: Sequence[str] = ()):
+    """A confusion matrix as a matplotlib figure: true class down, predicted class across, counts in the cells;
+    the ticks show ``classes`` (one name per row, label 0 first; predicted names rotated so that ten names like
+    "T-shirt/top" stay readable), or the classes' numbers without one name per row."""
+    named = len(classes) == len(matrix)
+    figure, axes = plt.subplots(figsize=(6.2, 5.6) if named else (5, 4.4))
     image = axes.imshow(matrix, cmap="Blues")
     peak = max(max(row) for row in matrix) or 1
     for true, row in enumerate(matrix):
@@ -48,7 +52,15 @@ def confusion_matrix(matrix: list[list[int]], title: str) -> str:
             if count:
                 axes.text(predicted, true, str(count), ha="center", va="center", fontsize=7,
                           color="white" if count > peak / 2 else "black")
-    axes.set(xlabel="predicted class", ylabel="true class", title=title, xticks=range(len(matrix)),
-             yticks=range(len(matrix)))
+    ticks = range(len(matrix))
+    axes.set(xlabel="predicted class", ylabel="true class", title=title, xticks=ticks, yticks=ticks)
+    if named:
+        axes.set_xticklabels(classes, rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
+        axes.set_yticklabels(classes, fontsize=8)
     figure.colorbar(image, ax=axes, fraction=0.046)
-    return png_base64(figure)
+    return figure
+
+
+def confusion_matrix(matrix: list[list[int]], title: str, classes: Sequence[str] = ()) -> str:
+    """The confusion matrix of ``confusion_figure`` as a base64 PNG."""
+    return png_base64(confusion_figure(matrix, title, classes))
