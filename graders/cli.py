@@ -38,9 +38,29 @@ def _data_write(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from graders.lessons import run_demo
+    from graders.course.samples import SamplesError
+    from graders.course.settings import SettingsError
+    from graders.demo import run_demo
 
-    return run_demo(args.course)
+    try:
+        return run_demo(args.course, args.assignment)
+    except (SamplesError, SettingsError) as error:
+        print(f"graders demo: {error}", file=sys.stderr)
+        return 2
+
+
+def _data_provision(args: argparse.Namespace) -> int:
+    from graders.course.provision import provision_missing
+    from graders.course.settings import SettingsError
+
+    try:
+        written = provision_missing(args.course.resolve(), args.assignment)
+    except SettingsError as error:
+        print(f"graders data provision: {error}", file=sys.stderr)
+        return 2
+    if not written:
+        print(f"{args.assignment}: every data file is there")
+    return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -121,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     write.add_argument("--classes", metavar="NAMES", help='class names, label 0 first, comma-separated: '
                        '"cat,dog" (default: the source\'s class_names, if any)')
     write.set_defaults(run=_data_write)
+    provision = verbs.add_parser("provision", help="write an assignment's missing data files as its "
+                                 "grading/ASSIGNMENT.toml [provision.VARIABLE] tables say")
+    provision.add_argument("assignment")
+    provision.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
+    provision.set_defaults(run=_data_provision)
 
     grade = commands.add_parser("grade", help="grade one submitted notebook in a sandbox; write Gradescope JSON")
     grade.add_argument("notebook", type=Path, nargs="+")
@@ -157,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(reference)
     reference.set_defaults(run=_reference)
 
-    demo = commands.add_parser("demo", help="the bundled lesson: release it, autograde its sample submissions, "
-                               "print scores")
+    demo = commands.add_parser("demo", help="release assignments, autograde the sample submissions they declare "
+                               "(grading/ASSIGNMENT.samples.toml), print scores against the expected ones")
+    demo.add_argument("assignment", nargs="*", help="default: every assignment that declares samples")
     demo.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
     demo.set_defaults(run=_demo)
     return parser

@@ -23,7 +23,7 @@ from rich.table import Table
 from graders.autograde.batch import Batch, BatchOptions
 from graders.autograde.gradebook_scores import autograded_scores
 from graders.course.nbgrader_settings import course_config, default_db_url, with_scripts_on_path
-from graders.course.samples import SUFFIX, Sample, expected_scores, read_samples, write_submissions
+from graders.course.samples import SUFFIX, Sample, cell_points, expected_scores, read_samples, write_submissions
 from graders.grade.results import make_console
 
 
@@ -83,7 +83,7 @@ def demo_assignment(course: Path, assignment: str, console: Console, samples: tu
     mismatches = 0
     for sample in samples:
         expected = expected_scores(sample, releases)
-        points = expected_scores(Sample("full", ""), releases)
+        points = cell_points(releases)
         got = scores.get(sample.student, {})
         failed = sorted(name for name, most in points.items() if got.get(name, 0.0) < most)
         ok = got == expected

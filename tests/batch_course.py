@@ -18,9 +18,9 @@ from course import copy_course
 from graders.autograde.gradebook_scores import autograded_scores
 from graders.course.assignment import grade_id
 from graders.course.nbgrader_settings import default_db_url
+from graders.demo import nbgrader
 from graders.lessons.mnist_cnn import ASSIGNMENT
 from graders.lessons.mnist_cnn.data import ENV_VAR
-from graders.lessons.mnist_cnn.demo import nbgrader
 from graders.lessons.mnist_cnn.samples import SAMPLES, build
 
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"

@@ -20,9 +20,9 @@ from graded_courses import GRADED_CELL
 from jupyter_lab import chromium_page, jupyter_lab, require_browser, screenshot_folder
 from nbgrader.api import Gradebook
 
+from graders.demo import nbgrader
 from graders.lessons.mnist_cnn import ASSIGNMENT
 from graders.lessons.mnist_cnn.data import ENV_VAR
-from graders.lessons.mnist_cnn.demo import nbgrader
 
 try:
     from playwright.sync_api import expect

@@ -11,7 +11,7 @@ import pytest
 from course import copy_course
 from rich.console import Console
 
-from graders.lessons.mnist_cnn import demo
+from graders import demo
 from graders.lessons.mnist_cnn.data import ENV_VAR
 from graders.lessons.mnist_cnn.samples import SAMPLES
 
@@ -38,16 +38,16 @@ def test_demo_grades_once_then_finds_nothing_changed_and_fails_on_a_wrong_score(
 
     def run(samples=untouched) -> tuple[int, str]:
         console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
-        code = demo.run_demo(course, samples, console)
-        return code, console.export_text()
+        problems = demo.demo_assignment(course, "mnist_cnn", console, samples)
+        return int(problems > 0), console.export_text()
 
     code, text = run()
     assert code == 0 and "1 submissions: 1 to grade" in text and "all scores as expected" in text, text[-3000:]
     code, text = run()  # the second run finds nothing changed
     assert code == 0 and "1 submissions: 0 to grade" in text and "1 unchanged" in text
 
-    def full_marks(sample, release_nb):  # what a wrong expectation looks like to the demo
-        return {name: points for name, points in demo.autograded_tests(release_nb).items()}
+    def full_marks(sample, releases):  # what a wrong expectation looks like to the demo
+        return demo.cell_points(releases)
 
     monkeypatch.setattr(demo, "expected_scores", full_marks)
     code, text = run()

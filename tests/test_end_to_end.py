@@ -26,8 +26,8 @@ from real_submissions import REAL_SUBMISSIONS
 
 from graders.autograde.gradebook_scores import autograded_scores
 from graders.course.nbgrader_settings import default_db_url
+from graders.demo import nbgrader
 from graders.lessons.mnist_cnn import ASSIGNMENT, autograded_tests
-from graders.lessons.mnist_cnn.demo import nbgrader
 from graders.lessons.mnist_cnn.samples import SAMPLES, expected_scores
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from graders.autograde.gradebook_scores import autograded_scores
 from graders.course.nbgrader_settings import default_db_url
-from graders.lessons.mnist_cnn.demo import nbgrader
+from graders.demo import nbgrader
 
 pytestmark = pytest.mark.slow  # a real kernel runs the notebook
 

@@ -36,6 +36,7 @@ IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte",
 }
 DEBIAN = "debian:"
+PYTHON = "python:"
 DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")  # Debian policy 5.6.1
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -216,14 +217,26 @@ def debian_folder(package: str) -> Path:
 
 
 def read_source(source: str) -> DataSet:
-    """The data set ``source`` names: ``debian:PACKAGE`` (``debian_folder``), a folder of IDX files
-    (``read_idx_folder``) or an npz file (``read_npz``); each one's errors are raised as they are.
+    """The data set ``source`` names: ``debian:PACKAGE`` (``debian_folder``), ``python:MODULE:FUNCTION`` (what
+    that function returns, a ``DataSet``: a course's own data, e.g. a lesson's offline sample), a folder of IDX
+    files (``read_idx_folder``) or an npz file (``read_npz``); each one's errors are raised as they are.
 
     Raises:
         FileNotFoundError: ``source`` is none of those.
+        ValueError: a ``python:`` source that is not MODULE:FUNCTION, or does not return a ``DataSet``.
     """
     if source.startswith(DEBIAN):
         return read_idx_folder(debian_folder(source[len(DEBIAN) :]))
+    if source.startswith(PYTHON):
+        module, _, function = source[len(PYTHON) :].partition(":")
+        if not module or not function:
+            raise ValueError(f"{source}: expected {PYTHON}MODULE:FUNCTION")
+        import importlib
+
+        data = getattr(importlib.import_module(module), function)()
+        if not isinstance(data, DataSet):
+            raise ValueError(f"{source} returned {type(data).__name__}, not a graders.course.datasets.DataSet")
+        return data
     path = Path(source)
     if path.is_dir():
         return read_idx_folder(path)

@@ -36,6 +36,7 @@ In an assignment of several notebooks, test cells are named
 from __future__ import annotations
 
 import re
+import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ from graders.course.cells import grade_points
 SUFFIX = ".samples.toml"
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n\1raise NotImplementedError\(\)", re.M)  # indented in a def, too
 SAMPLE_KEYS = {"student", "description", "untouched", "fails", "partial", "edit", "tamper"}
 STUDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -178,7 +180,8 @@ def read_samples(course: Path, assignment: str) -> tuple[Sample, ...]:
 
 
 def solution_code(source_nb) -> dict[str, str]:
-    """The code of each solution code cell of an instructor notebook (the SOLUTION region), by grade_id.
+    """The code of each solution code cell of an instructor notebook (the SOLUTION region, dedented: a region in
+    a function's body reads as if it were at the top level), by grade_id.
 
     Raises:
         ValueError: a solution code cell has no BEGIN/END SOLUTION region.
@@ -190,13 +193,13 @@ def solution_code(source_nb) -> dict[str, str]:
             match = SOLUTION_REGION.search(cell.source)
             if match is None:
                 raise ValueError(f"solution cell {nbgrader['grade_id']} has no BEGIN/END SOLUTION region")
-            solutions[nbgrader["grade_id"]] = match.group(1).rstrip("\n")
+            solutions[nbgrader["grade_id"]] = textwrap.dedent(match.group(1)).rstrip()
     return solutions
 
 
 def fill_answers(release_nb, code: dict[str, str]):
     """A copy of the released notebook with the ``# YOUR CODE HERE`` stub of each cell named in ``code``
-    (by grade_id) replaced by that code.
+    (by grade_id) replaced by that code, indented as the stub is (in a function's body, say).
 
     Raises:
         ValueError: a named cell has no stub to replace.
@@ -205,9 +208,9 @@ def fill_answers(release_nb, code: dict[str, str]):
     for cell in notebook.cells:
         name = cell.metadata.get("nbgrader", {}).get("grade_id")
         if name in code:
-            if CODE_STUB not in cell.source:
+            if not STUB.search(cell.source):
                 raise ValueError(f"released cell {name} has no `{CODE_STUB}` stub")
-            cell.source = cell.source.replace(CODE_STUB, code[name])
+            cell.source = STUB.sub(lambda stub: textwrap.indent(code[name], stub.group(1)), cell.source, count=1)
     return notebook
 
 
@@ -256,6 +259,14 @@ def build(sample: Sample, source_nb, release_nb, notebook: str | None = None, na
     return submission
 
 
+def cell_points(releases: dict[str, object]) -> dict[str, float]:
+    """Each autograded test cell's points, by test cell (``NOTEBOOK_STEM/GRADE_ID`` when ``releases``, the
+    released notebooks by file name, are several)."""
+    several = len(releases) > 1
+    return {_qualified(name, notebook, several): points for notebook, release in releases.items()
+            for name, points in grade_points(release).items()}
+
+
 def expected_scores(sample: Sample, releases: dict[str, object]) -> dict[str, float]:
     """The score each autograded test cell must get for ``sample``, by test cell (``NOTEBOOK_STEM/GRADE_ID`` when
     ``releases``, the released notebooks by file name, are several).
@@ -263,9 +274,7 @@ def expected_scores(sample: Sample, releases: dict[str, object]) -> dict[str, fl
     Raises:
         SamplesError: the sample names a test cell the release does not have, or a partial score outside it.
     """
-    several = len(releases) > 1
-    tests = {_qualified(name, notebook, several): points for notebook, release in releases.items()
-             for name, points in grade_points(release).items()}
+    tests = cell_points(releases)
     partial = dict(sample.partial)
     unknown = (sample.fails | set(partial)) - tests.keys()
     if unknown:

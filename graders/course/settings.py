@@ -17,6 +17,17 @@ assignment without the file needs none::
     memory_gib = 16
     processes = 1024
 
+    # How `graders demo` and `graders data provision` write a data file that is
+    # missing: graders data write's options. from = debian:PACKAGE, a file or a
+    # folder of IDX files in the course, or python:MODULE:FUNCTION (a function
+    # returning a graders.course.datasets.DataSet).
+    [provision.DIGITS_NPZ]
+    from = "debian:dataset-fashion-mnist"
+    train = 6000                            # a stratified sample (default: all)
+    test = 1000
+    seed = 0
+    classes = ["T-shirt/top", "Trouser", ...]   # optional: stored in the file
+
     # The feedback's confusion matrix: the student's first Keras model on
     # these held-out arrays of a data file above. Its ticks name the classes:
     # ``classes`` (label 0 first) when given, else the data file's
@@ -63,6 +74,17 @@ class HeldOut:
 
 
 @dataclass(frozen=True)
+class Provision:
+    """How to write a data file that is missing (``[provision.VARIABLE]``): ``graders data write``'s options."""
+
+    source: str  # debian:PACKAGE, an npz file or IDX folder (relative to the course), or python:MODULE:FUNCTION
+    train: int | None = None  # a stratified sample of this many training examples (None: all)
+    test: int | None = None
+    seed: int = 0
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GradingSettings:
     """An assignment's grader-side settings (defaults: no data, the command line's limits, no held-out set)."""
 
@@ -70,6 +92,7 @@ class GradingSettings:
     limits: tuple[tuple[str, int], ...] = ()  # (``sandbox.Limits`` field, value)
     held_out: HeldOut | None = None
     path: str = ""  # where they were read from, for messages
+    provision: tuple[tuple[str, Provision], ...] = ()  # (variable, how to write its file when it is missing)
 
     def data_files(self, course: Path) -> dict[str, Path]:
         """Each data variable's file on this machine: the grader's environment's value when it sets the
@@ -116,9 +139,10 @@ def read_settings(course: Path, assignment: str) -> GradingSettings:
         settings = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise SettingsError(f"{path} is not valid TOML: {error}") from None
-    unknown = sorted(set(settings) - {"data", "limits", "feedback"})
+    unknown = sorted(set(settings) - {"data", "limits", "feedback", "provision"})
     if unknown:
-        raise SettingsError(f"{path}: unknown table(s) {', '.join(unknown)} (known: data, limits, feedback)")
+        raise SettingsError(f"{path}: unknown table(s) {', '.join(unknown)} (known: data, limits, feedback, "
+                            "provision)")
     data = _table(settings, "data", path)
     for variable, file in data.items():
         if not VARIABLE.match(variable) or RESERVED.match(variable) or not isinstance(file, str) or not file:
@@ -150,4 +174,26 @@ def read_settings(course: Path, assignment: str) -> GradingSettings:
             raise SettingsError(f"{path}: [feedback] classes = {classes!r}: expected the classes' names, label 0 "
                                 'first, as a list of distinct, non-empty strings: classes = ["cat", "dog"]')
         held_out = HeldOut(feedback["data"], feedback["images"], feedback["labels"], tuple(classes))
-    return GradingSettings(tuple(data.items()), tuple(sorted(limits.items())), held_out, str(path))
+    provision = tuple((variable, _provision(table, variable, data, path))
+                      for variable, table in _table(settings, "provision", path).items())
+    return GradingSettings(tuple(data.items()), tuple(sorted(limits.items())), held_out, str(path), provision)
+
+
+def _provision(table, variable: str, data: dict, path: Path) -> Provision:
+    where = f"{path}: [provision.{variable}]"
+    if variable not in data:
+        raise SettingsError(f"{where}: {variable} is not a variable of [data]")
+    if not isinstance(table, dict) or set(table) - {"from", "train", "test", "seed", "classes"}:
+        raise SettingsError(f"{where}: expected a table of from (required), train, test, seed and classes")
+    source = table.get("from")
+    if not isinstance(source, str) or not source:
+        raise SettingsError(f"{where}: from should name the source: debian:PACKAGE, a file or folder in the course, "
+                            "or python:MODULE:FUNCTION")
+    counts = {key: table.get(key) for key in ("train", "test", "seed")}
+    for key, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise SettingsError(f"{where}: {key} = {value!r} should be a whole number")
+    classes = table.get("classes", [])
+    if not isinstance(classes, list) or not all(isinstance(name, str) and name for name in classes):
+        raise SettingsError(f"{where}: classes should be a list of names, label 0 first")
+    return Provision(source, counts["train"], counts["test"], counts["seed"] or 0, tuple(classes))

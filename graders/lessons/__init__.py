@@ -1,4 +1,4 @@
-"""Lessons that come with the kit, apart from the engine: each one's demo, sample submissions and sample data.
+"""Lessons that come with the kit, apart from the engine: the Python their tests, benchmarks and sample data use.
 
 The engine (everything outside this folder) knows no lesson: a lesson is an
 nbgrader assignment whose notebook holds its checks. ``mnist_cnn``, the kit's
@@ -10,13 +10,6 @@ tests and the benchmarks.
 from pathlib import Path
 
 SAMPLE_DATA = Path("data/mnist.npz")  # where the bundled lesson's course reads its data (grading/mnist_cnn.toml)
-
-
-def run_demo(course: Path) -> int:
-    """``graders demo``: the bundled lesson, released and graded end to end (``mnist_cnn.demo.run_demo``)."""
-    from graders.lessons.mnist_cnn.demo import run_demo as demo
-
-    return demo(course)
 
 
 def write_sample_data(path: Path) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graders.course.datasets import Split, stratified_split, write_npz
+from graders.course.datasets import DataSet, Split, stratified_split, write_npz
 
 ENV_VAR = "MNIST_NPZ"
 SAMPLE_TEST = 1000  # of the 5,000 digits: 100 per class
@@ -28,6 +28,12 @@ def sample_digits() -> Split:
     features, labels = mnist_data()
     images = features.reshape((-1, 28, 28)).astype(np.uint8)
     return images, labels.astype(np.uint8)
+
+
+def sample_data_set() -> DataSet:
+    """The offline sample as a data set: 4,000 training and 1,000 test digits (400 and 100 per class, seed 0);
+    ``grading/mnist_cnn.toml`` provisions ``data/mnist.npz`` from it (``python:`` source)."""
+    return DataSet(*stratified_split(*sample_digits(), test=SAMPLE_TEST))
 
 
 def write_sample_npz(path: str | os.PathLike) -> Path:
