@@ -12,8 +12,8 @@ from batch_course import released_course
 from conftest import ROOT
 from nbgrader.utils import is_grade, is_solution
 
+from graders.demo import nbgrader
 from graders.lessons.mnist_cnn import ASSIGNMENT as MNIST
-from graders.lessons.mnist_cnn.demo import nbgrader
 
 ASSIGNMENTS = sorted(path.name for path in (ROOT / "source").iterdir() if path.is_dir())
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)

@@ -210,7 +210,8 @@ def fill_answers(release_nb, code: dict[str, str]):
         if name in code:
             if not STUB.search(cell.source):
                 raise ValueError(f"released cell {name} has no `{CODE_STUB}` stub")
-            cell.source = STUB.sub(lambda stub: textwrap.indent(code[name], stub.group(1)), cell.source, count=1)
+            indented = STUB.sub(lambda stub, text=code[name]: textwrap.indent(text, stub.group(1)), cell.source, 1)
+            cell.source = indented
     return notebook
 
 

@@ -22,11 +22,11 @@ assignment without the file needs none::
     # folder of IDX files in the course, or python:MODULE:FUNCTION (a function
     # returning a graders.course.datasets.DataSet).
     [provision.DIGITS_NPZ]
-    from = "debian:dataset-fashion-mnist"
+    from = "debian:PACKAGE"                 # a Debian data-set package of IDX files
     train = 6000                            # a stratified sample (default: all)
     test = 1000
     seed = 0
-    classes = ["T-shirt/top", "Trouser", ...]   # optional: stored in the file
+    classes = ["zero", "one", ...]          # optional: stored in the file
 
     # The feedback's confusion matrix: the student's first Keras model on
     # these held-out arrays of a data file above. Its ticks name the classes:
