@@ -104,6 +104,19 @@ def _reference(args: argparse.Namespace) -> int:
                              args.threads_per_worker, args.scheduler, args.output)
 
 
+def _selfcheck(args: argparse.Namespace) -> int:
+    from graders.course.assignment import AssignmentError
+    from graders.reference.selfcheck import write_selfcheck
+
+    try:
+        path = write_selfcheck(args.course.resolve(), args.assignment)
+    except AssignmentError as error:
+        print(f"graders selfcheck: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: release it with `nbgrader generate_assignment {args.assignment} --force`")
+    return 0
+
+
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     # Each default: the assignment's grading/ASSIGNMENT.toml [limits], else graders.grade.sandbox.Limits'.
     later = "default: the assignment's [limits], else"
@@ -181,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "grading/ASSIGNMENT.reference.json in the course)")
     _add_limit_options(reference)
     reference.set_defaults(run=_reference)
+
+    selfcheck = commands.add_parser("selfcheck", help="write the students' model self-check module from the "
+                                    "reference record and the [selfcheck] settings (released with the notebook)")
+    selfcheck.add_argument("assignment")
+    selfcheck.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
+    selfcheck.set_defaults(run=_selfcheck)
 
     demo = commands.add_parser("demo", help="release assignments, autograde the sample submissions they declare "
                                "(grading/ASSIGNMENT.samples.toml), print scores against the expected ones")

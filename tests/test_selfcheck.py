@@ -90,7 +90,7 @@ def test_a_model_nested_in_the_model_gets_its_own_hint():
 
 
 def test_a_model_that_cannot_be_built_is_one_sentence():
-    with pytest.raises(AssertionError, match=r"could not be built on \(28, 28, 1\) images"):
+    with pytest.raises(AssertionError, match=r"could not be built on \(28, 28, 1\) inputs"):
         check_model(keras.Sequential([layers.Reshape((5, 5))]), "cnn")
 
 
@@ -185,3 +185,35 @@ def test_the_released_self_check_reads_layers_with_the_graders_own_code():
         assert inspect.getsource(getattr(selfcheck, name)) == inspect.getsource(getattr(architecture, name)), name
     assert selfcheck.TF_ACTIVATIONS == architecture.TF_ACTIVATIONS
     assert set(architecture.CONFIG_KEYS) == set(selfcheck.CONFIG_KEYS)
+
+
+def test_the_model_check_is_generated_from_the_reference_record_and_shows_no_shape_or_answer(tmp_path):
+    """``source/mnist_cnn/model_check.py`` is what ``graders selfcheck mnist_cnn`` writes from the record now."""
+    import shutil
+
+    from graders.course.settings import read_settings
+    from graders.reference.record import read_record, record_path
+    from graders.reference.selfcheck import selfcheck_source, write_selfcheck
+
+    settings = read_settings(ROOT, "mnist_cnn").selfcheck
+    record = read_record(record_path(ROOT, "mnist_cnn"), "mnist_cnn.ipynb")
+    models = {name: record.model(variable, {}) for name, variable in settings.models}
+    generated = selfcheck_source(models, settings, "mnist_cnn")
+    assert (ROOT / "source" / "mnist_cnn" / "model_check.py").read_text() == generated, (
+        "run `graders selfcheck mnist_cnn`, then `nbgrader generate_assignment mnist_cnn --force`")
+    for _variable, layers_, _total in selfcheck.LESSON.values():  # settings only: no output shape, no answer
+        for layer in layers_:
+            assert layer.output_shape is None and {key for key, _ in layer.config} <= set(selfcheck.CONFIG_KEYS)
+            assert 13 not in [value for _, value in layer.config]
+    course = tmp_path / "course"  # the command, on a copy: a course without [selfcheck] is told what to add
+    shutil.copytree(ROOT / "source", course / "source")
+    shutil.copytree(ROOT / "release", course / "release")
+    shutil.copytree(ROOT / "grading", course / "grading")
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    (course / "source" / "mnist_cnn" / "model_check.py").unlink()
+    assert write_selfcheck(course, "mnist_cnn").read_text() == generated
+    (course / "grading" / "mnist_cnn.toml").write_text('[data]\nMNIST_NPZ = "data/mnist.npz"\n')
+    from graders.course.assignment import AssignmentError
+
+    with pytest.raises(AssignmentError, match=r"no \[selfcheck\] table .*models = \{cnn = \"model\"\}"):
+        write_selfcheck(course, "mnist_cnn")

@@ -85,6 +85,18 @@ class Provision:
 
 
 @dataclass(frozen=True)
+class SelfCheck:
+    """The students' model self-check ``graders selfcheck`` generates (``[selfcheck]``): which recorded models,
+    under which names, showing which settings."""
+
+    models: tuple[tuple[str, str], ...]  # (the name check_model takes, the reference record's model)
+    module: str = "model_check"  # written as source/ASSIGNMENT/MODULE.py, released with the notebook
+    shown: tuple[str, ...] = ("filters", "units", "kernel_size", "pool_size", "activation", "padding")
+    compared: tuple[str, ...] = ("strides", "dilation_rate", "use_bias")  # checked, shown only where they differ
+    total_params: bool = True  # the lesson's text states each model's total parameter count
+
+
+@dataclass(frozen=True)
 class GradingSettings:
     """An assignment's grader-side settings (defaults: no data, the command line's limits, no held-out set)."""
 
@@ -93,6 +105,7 @@ class GradingSettings:
     held_out: HeldOut | None = None
     path: str = ""  # where they were read from, for messages
     provision: tuple[tuple[str, Provision], ...] = ()  # (variable, how to write its file when it is missing)
+    selfcheck: SelfCheck | None = None
 
     def data_files(self, course: Path) -> dict[str, Path]:
         """Each data variable's file on this machine: the grader's environment's value when it sets the
@@ -139,10 +152,10 @@ def read_settings(course: Path, assignment: str) -> GradingSettings:
         settings = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise SettingsError(f"{path} is not valid TOML: {error}") from None
-    unknown = sorted(set(settings) - {"data", "limits", "feedback", "provision"})
+    unknown = sorted(set(settings) - {"data", "limits", "feedback", "provision", "selfcheck"})
     if unknown:
         raise SettingsError(f"{path}: unknown table(s) {', '.join(unknown)} (known: data, limits, feedback, "
-                            "provision)")
+                            "provision, selfcheck)")
     data = _table(settings, "data", path)
     for variable, file in data.items():
         if not VARIABLE.match(variable) or RESERVED.match(variable) or not isinstance(file, str) or not file:
@@ -176,7 +189,37 @@ def read_settings(course: Path, assignment: str) -> GradingSettings:
         held_out = HeldOut(feedback["data"], feedback["images"], feedback["labels"], tuple(classes))
     provision = tuple((variable, _provision(table, variable, data, path))
                       for variable, table in _table(settings, "provision", path).items())
-    return GradingSettings(tuple(data.items()), tuple(sorted(limits.items())), held_out, str(path), provision)
+    selfcheck = _selfcheck(settings["selfcheck"], path) if "selfcheck" in settings else None
+    return GradingSettings(tuple(data.items()), tuple(sorted(limits.items())), held_out, str(path), provision,
+                           selfcheck)
+
+
+SETTING_NAMES = ("filters", "units", "kernel_size", "pool_size", "activation", "padding", "strides",
+                 "dilation_rate", "use_bias", "rate")  # what a recorded layer's configuration holds
+
+
+def _selfcheck(table, path: Path) -> SelfCheck:
+    where = f"{path}: [selfcheck]"
+    if not isinstance(table, dict) or set(table) - {"models", "module", "shown", "compared", "total_params"}:
+        raise SettingsError(f"{where}: expected models (required), module, shown, compared and total_params")
+    models = table.get("models")
+    if not isinstance(models, dict) or not models or not all(
+            isinstance(name, str) and isinstance(model, str) and name and model for name, model in models.items()):
+        raise SettingsError(f'{where}: models should map each name check_model takes to a recorded model: '
+                            'models = {cnn = "model"}')
+    module = table.get("module", SelfCheck.module)
+    if not isinstance(module, str) or not module.isidentifier():
+        raise SettingsError(f"{where}: module = {module!r} should be a Python module name")
+    lists = {}
+    for key in ("shown", "compared"):
+        value = table.get(key, list(getattr(SelfCheck, key)))
+        if not isinstance(value, list) or not all(item in SETTING_NAMES for item in value):
+            raise SettingsError(f"{where}: {key} should list layer settings among {', '.join(SETTING_NAMES)}")
+        lists[key] = tuple(value)
+    total = table.get("total_params", True)
+    if not isinstance(total, bool):
+        raise SettingsError(f"{where}: total_params should be true or false")
+    return SelfCheck(tuple(models.items()), module, lists["shown"], lists["compared"], total)
 
 
 def _provision(table, variable: str, data: dict, path: Path) -> Provision:

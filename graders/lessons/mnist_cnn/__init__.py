@@ -37,6 +37,8 @@ def self_check_module():
     import sys
 
     if "selfcheck" not in sys.modules:
+        if str(SELF_CHECK.parent) not in sys.path:  # beside the notebook: it imports model_check from there
+            sys.path.insert(0, str(SELF_CHECK.parent))
         spec = importlib.util.spec_from_file_location("selfcheck", SELF_CHECK)
         module = importlib.util.module_from_spec(spec)
         sys.modules["selfcheck"] = module
