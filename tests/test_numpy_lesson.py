@@ -1,73 +1,36 @@
-"""The NumPy lesson (``source/numpy_forward``), an assignment written as a notebook only, graded by ``graders grade``.
+"""The NumPy lesson (``source/numpy_forward``), an assignment written as a notebook only, graded as a class.
 
 Its test cells call the student's functions (through the kernel) and compute
-the expected values themselves in their hidden tests; no data, no Keras. The
-instructor's solution earns every point; a softmax that does not subtract the
-maximum loses the one test cell that feeds it logits of 1000, with the hidden
-test's own message.
+the expected values themselves in their hidden tests; no data, no Keras.
+Every sample it declares (``grading/numpy_forward.samples.toml``: the
+solution, the untouched release, five near misses) gets exactly its declared
+scores from ``graders demo``; the softmax that does not subtract the maximum
+loses the one test cell that feeds it logits of 1000, with the hidden test's
+own message.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
 
-import nbformat
 import pytest
-from conftest import ROOT
+from course import copy_course
+from rich.console import Console
 
-from graders.course.nbgrader_settings import with_scripts_on_path
+from graders.demo import demo_assignment
 
 pytestmark = pytest.mark.slow
 
-ASSIGNMENT = "numpy_forward"
-SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION", re.S)
-CODE_STUB = re.compile(r"^([ \t]*)# YOUR CODE HERE\n\1raise NotImplementedError\(\)", re.M)
-POINTS = {"test_softmax_values": 2, "test_softmax_stable": 2, "test_softmax_shapes": 1, "test_cross_entropy_values": 2,
-          "test_cross_entropy_clipped": 1, "test_cross_entropy_shapes": 1, "test_dense_linear": 1, "test_dense_relu": 1,
-          "test_dense_softmax": 1, "test_dense_shapes": 1, "test_q_dense_params": 1, "test_q_uniform_loss": 1}
-EDITS = {  # student -> (cell, solution text, the student's text)
-    "solution": None,
-    "naive_softmax": ("softmax", "shifted = logits - logits.max(axis=-1, keepdims=True)", "shifted = logits"),
-}
 
-
-def submission(student: str) -> nbformat.NotebookNode:
-    """The release with each stub replaced by the source's solution code (indented as the stub is), edited."""
-    source = nbformat.read(ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    notebook = nbformat.read(ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    code = {cell.metadata["nbgrader"]["grade_id"]: SOLUTION_REGION.search(cell.source)[1].rstrip()
-            for cell in source.cells if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
-    if EDITS[student]:
-        cell, old, new = EDITS[student]
-        assert code[cell].count(old) == 1
-        code[cell] = code[cell].replace(old, new)
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in code:
-            cell.source, replaced = CODE_STUB.subn(lambda match: code[grade_id], cell.source)  # noqa: B023
-            assert replaced == 1, grade_id
-    return notebook
-
-
-@pytest.mark.parametrize("student", EDITS)
-def test_graders_grade_scores_the_lesson_by_calling_the_students_functions(tmp_path, student):
-    path = tmp_path / f"{student}.ipynb"
-    nbformat.write(submission(student), path)
-    env = with_scripts_on_path({key: value for key, value in os.environ.items() if key != "MNIST_NPZ"})
-    process = subprocess.run([sys.executable, "-m", "graders", "grade", str(path), "--assignment", ASSIGNMENT,
-                              "--course", str(ROOT), "--output", str(tmp_path / "results.json")],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
-    scores = {test["name"]: test["score"] for test in results["tests"]}
-    expected = dict(POINTS)
-    if student == "naive_softmax":
-        expected["test_softmax_stable"] = 0
-        output = next(test["output"] for test in results["tests"] if test["name"] == "test_softmax_stable")
-        assert "np.exp overflowed" in output, output
-    assert scores == expected, json.dumps(results, indent=1)[-3000:]
+def test_every_sample_of_the_numpy_lesson_scores_as_declared(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADERS_DB_URL", raising=False)
+    course = copy_course(tmp_path / "course")
+    console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
+    problems = demo_assignment(course, "numpy_forward", console)
+    text = console.export_text()
+    assert problems == 0 and "all scores as expected" in text, text[-4000:]
+    results = json.loads((course / "results" / "numpy_forward" / "naive_softmax" / "results.json").read_text())
+    failed = {test["name"]: test["output"] for test in results["tests"] if test["score"] < test["max_score"]}
+    assert list(failed) == ["test_softmax_stable"] and "np.exp overflowed" in failed["test_softmax_stable"]
     assert results["max_score"] == 15
