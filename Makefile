@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test
+.PHONY: demo test data-packages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,11 +11,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Release the assignment, autograde the sample submissions into the sqlite gradebook, print scores.
-demo: $(VENV)/.installed
+# Debian's dataset-fashion-mnist: the fashion_cnn lesson's data (installed once, as root or with sudo).
+data-packages:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq dataset-fashion-mnist \
+	  || echo "warning: Debian's dataset-fashion-mnist could not be installed: the fashion_cnn lesson has no data"; }
+
+# Release each assignment, autograde its sample submissions into the sqlite gradebook, print scores.
+demo: $(VENV)/.installed data-packages
 	$(BIN)/graders demo
 
 # Lint, then the whole test suite (unit tests and end-to-end nbgrader runs).
-test: $(VENV)/.installed
+test: $(VENV)/.installed data-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
