@@ -55,15 +55,34 @@ def threshold(figure: str, bound: str = "at_least") -> float:
     Raises:
         AssertionError: no record, no such figure, or none measured on this data (the sentence says which).
     """
+    if bound not in ("at_least", "at_most"):
+        raise TypeError(f'threshold: bound should be "at_least" or "at_most", not {bound!r}')
     return float(current_reference().figure(figure)[bound])
 
 
-def reference_layers(like: str) -> tuple[tuple[LayerSpec, ...], tuple | None]:
-    """The recorded model ``like``'s layer table and one example's input shape (``graders reference``)."""
+def reference_layers(like: str) -> tuple[tuple[LayerSpec, ...], tuple | None, list[dict]]:
+    """The recorded model ``like``'s layer table, one example's input shape, and each layer's configuration
+    (``graders reference``)."""
     model = current_reference().model(like)
     rows = tuple(LayerSpec(layer["type"], tuple(layer["output_shape"]) if layer["output_shape"] else None,
                            layer["params"], layer.get("activation"), layer.get("padding")) for layer in model["layers"])
-    return rows, tuple(model["input_shape"]) if model.get("input_shape") else None
+    configs = [layer.get("config", {}) for layer in model["layers"]]
+    return rows, tuple(model["input_shape"]) if model.get("input_shape") else None, configs
+
+
+def _configuration_differences(model, configs: list[dict], input_shape: tuple | None) -> list[str]:
+    """Settings of ``model``'s layers that differ from the recorded ones, layer by layer (same types and rows
+    already checked): what the table cannot show, such as a Dropout's rate or a convolution's strides."""
+    from graders.reference.describe import describe_layers
+
+    found = describe_layers(model, input_shape)["layers"]
+    differences = []
+    for number, (expected, layer) in enumerate(zip(configs, found, strict=False), start=1):
+        for key, value in expected.items():
+            if layer["config"].get(key) != value:
+                differences.append(f"layer {number} ({layer['type']}): {key} expected {value!r}, found "
+                                   f"{layer['config'].get(key)!r}")
+    return differences
 
 
 @lru_cache(maxsize=4)
@@ -121,8 +140,9 @@ def check_layers(model, expected: Sequence | None = None, name: str = "model", i
     found.
     """
     label = f"`{name}`"
+    configs = None
     if like is not None:
-        expected, recorded_shape = reference_layers(like)
+        expected, recorded_shape, configs = reference_layers(like)
         input_shape = input_shape or recorded_shape
     if expected is None:
         raise TypeError("check_layers needs the expected rows, or like= the name of a recorded model")
@@ -131,6 +151,8 @@ def check_layers(model, expected: Sequence | None = None, name: str = "model", i
     assert comparison.matches, (
         f"{label} differs from the lesson's network: {comparison.summary()}\n\n{comparison.table()}"
     )
+    differences = _configuration_differences(model, configs, input_shape) if configs else []
+    assert not differences, f"{label} differs from the lesson's network: {differences[0]}"
 
 
 def check_array(name: str, found, shape: tuple, dtype: str) -> None:
@@ -261,17 +283,27 @@ def threshold_for(count: int, thresholds: dict[int, float], what: str = "trainin
     return thresholds[count]
 
 
-def check_answer(question: str, answer, expected=RECORDED, *also) -> None:
+def _plain(value):
+    """Tuples and lists alike (a recorded value is JSON: its tuples are lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def check_answer(question: str, answer, expected=RECORDED, *, also: Sequence = ()) -> None:
     """An answer equals ``expected`` (or one of ``also``: e.g. the value read off the student's own model).
 
     ``expected`` defaults to the value of the variable ``question`` in the
-    reference record (``recorded(question)``: the solution's answer). Whole
-    numbers must be ints (NumPy's too, never bools); strings are compared
-    without case or surrounding spaces; other values with ``==``.
+    reference record (``recorded(question)``: the solution's answer); ``also``
+    is keyword-only, so the record is never skipped by accident. Whole numbers
+    must be ints (NumPy's too, never bools); strings are compared without
+    case or surrounding spaces; other values with ``==`` (tuples and lists
+    alike).
     """
     if expected is RECORDED:
         expected = recorded(question)
-    accepted = (expected, *also)
+    accepted = [_plain(value) for value in (expected, *also)]
+    answer = _plain(answer)
     if isinstance(expected, str):
         assert isinstance(answer, str), f"{question} should be a string, found {type(answer).__name__}"
         assert answer.strip().lower() in {str(value).strip().lower() for value in accepted}, (

@@ -26,8 +26,9 @@ def hidden_tests(grade_id: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def reference_record(monkeypatch):
-    """The lesson's reference record, as the engine hands it to the checker (``GRADERS_REFERENCE``)."""
+def reference_record(monkeypatch, provisioned):
+    """The lesson's reference record, as the engine hands it to the checker (``GRADERS_REFERENCE``), and the
+    sample it was measured on (``MNIST_NPZ``)."""
     monkeypatch.setenv(ENVIRONMENT, str(record_path(ROOT, "mnist_cnn")))
 
 

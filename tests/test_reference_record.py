@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -15,7 +16,7 @@ from graders.reference.describe import describe_objects
 from graders.reference.record import (
     ENVIRONMENT,
     NOTEBOOK_ENVIRONMENT,
-    ReferenceError,
+    RecordError,
     bounds,
     content_sha256,
     data_key,
@@ -97,23 +98,29 @@ def test_test_cells_name_the_record_instead_of_writing_its_numbers(record, monke
 
 
 def test_a_missing_name_or_data_set_says_what_to_run(record, tmp_path, monkeypatch):
-    with pytest.raises(ReferenceError, match="has no value 'q_missing' .*it has: q_name, q_units.*graders reference"):
+    with pytest.raises(RecordError, match="has no value 'q_missing' .*it has: q_name, q_units.*graders reference"):
         checks.recorded("q_missing")
-    with pytest.raises(ReferenceError, match="no figure 'loss'"):
+    with pytest.raises(RecordError, match="no figure 'loss'"):
         checks.threshold("loss")
     other = tmp_path / "other.npz"
     np.savez(other, x=np.ones(3))
     monkeypatch.setenv("DATA", str(other))
-    with pytest.raises(ReferenceError, match=r"no measurements on this data \(data set \w{16}; measured: \w{16}\): "
+    with pytest.raises(RecordError, match=r"no measurements on this data \(data set \w{16}; measured: \w{16}\): "
                                              r"run `graders reference lesson`"):
         checks.threshold("test_acc")
-    assert checks.recorded("q_units") == 10  # answers and architectures do not depend on the data
+    with pytest.raises(RecordError, match="no measurements on this data"):  # nothing is taken from another data set
+        checks.recorded("q_units")
+    record_file = json.loads(record.read_text())  # measured on both, the same: an answer that holds for any data
+    entries = record_file["notebooks"]["lesson.ipynb"]["data_sets"]
+    entries["other"] = next(iter(entries.values()))
+    record.write_text(json.dumps(record_file))
+    assert checks.recorded("q_units") == 10
     checks.check_layers(sequential(dense_layers(())), like="model")
     monkeypatch.delenv("DATA")
-    with pytest.raises(ReferenceError, match="needs the data file DATA, which is not provisioned"):
+    with pytest.raises(RecordError, match="needs the data file DATA, which is not provisioned"):
         checks.threshold("test_acc")
     monkeypatch.setenv(ENVIRONMENT, str(tmp_path / "none.reference.json"))
-    with pytest.raises(ReferenceError, match="cannot be read .*run `graders reference none`"):
+    with pytest.raises(RecordError, match="cannot be read .*run `graders reference none`"):
         checks.recorded("q_units")
 
 
@@ -172,7 +179,7 @@ def test_a_record_older_than_the_source_notebook_is_refused(tmp_path):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "cnn_model":
             cell.source = cell.source.replace("filters=32", "filters=16")
     nbformat.write(source, folders["source"] / "lesson.ipynb")
-    with pytest.raises(AssignmentError, match="out of date with the source notebook lesson.ipynb .*graders "
+    with pytest.raises(AssignmentError, match="does not match the source notebook lesson.ipynb .*graders "
                                               "reference lesson"):
         load_notebook(folders["source"], folders["release"], "lesson.ipynb", "lesson", reference=current)
     loaded = load_notebook(folders["source"], folders["release"], "lesson.ipynb", "lesson", reference=current,
@@ -188,3 +195,84 @@ def test_the_lessons_record_is_current_and_holds_what_its_hidden_tests_name():
         assert len(entry["seeds"]) >= 5
         assert {"model", "dense_model"} <= set(entry["models"])
         assert {"test_acc", "dense_test_acc"} <= set(entry["figures"])
+
+
+def test_answers_compare_tuples_with_recorded_lists_and_take_the_students_own_reading_only_by_keyword(record):
+    record_file = json.loads(record.read_text())
+    next(iter(record_file["notebooks"]["lesson.ipynb"]["data_sets"].values()))["values"]["q_shape"] = [13, 13, 32]
+    record.write_text(json.dumps(record_file))
+    checks.check_answer("q_shape", (13, 13, 32))
+    checks.check_answer("q_units", 12, also=[12])  # the value read off the student's own model
+    with pytest.raises(TypeError):
+        checks.check_answer("q_units", 12, 10, 12)  # `also` is keyword-only: the record is never skipped by accident
+    with pytest.raises(TypeError, match='"at_least" or "at_most"'):
+        checks.threshold("test_acc", "at_lest")
+
+
+def test_a_record_that_cannot_answer_is_the_graders_error_never_the_students(record, monkeypatch):
+    from graders.grade.checker import run_cell
+
+    code = "from graders import checks\nchecks.check_answer('q_missing', 3)"
+    outcome = run_cell(code, {}, 2)
+    assert outcome.score == 0 and "has no value 'q_missing'" in outcome.grader_error
+    assert run_cell("from graders import checks\nchecks.check_answer('q_units', 3)", {}, 2).grader_error == ""
+    monkeypatch.setenv(ENVIRONMENT, "")  # what the engine sets for an assignment without a record
+    assert "has no reference record" in run_cell(code, {}, 2).grader_error
+    monkeypatch.delenv(ENVIRONMENT)  # nothing set: no folder is searched outside stock nbgrader
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    with pytest.raises(RecordError, match="has no reference record"):
+        checks.recorded("q_units")
+
+
+def test_grading_with_data_the_record_never_measured_is_refused_before_anything_is_graded(record, tmp_path):
+    from graders.reference.record import check_measured
+
+    measured = tmp_path / "data.npz"
+    check_measured(record.read_text(), {"DATA": measured}, "lesson")
+    other = tmp_path / "other"  # an npz without its suffix is still hashed by its arrays
+    np.savez(other, x=np.ones(3))
+    with pytest.raises(AssignmentError, match="no measurements on this data .*would fail every student.*graders "
+                                              "reference lesson"):
+        check_measured(record.read_text(), {"DATA": Path(f"{other}.npz")}, "lesson")
+    renamed = tmp_path / "renamed"
+    Path(f"{other}.npz").rename(renamed)
+    np.savez_compressed(tmp_path / "again.npz", x=np.ones(3))
+    assert content_sha256(renamed) == content_sha256(tmp_path / "again.npz")  # by arrays, whatever the name
+    np.savez(tmp_path / "named.npz", x=np.zeros(3), class_names=np.array(["a", "b"]))
+    assert content_sha256(tmp_path / "named.npz") == content_sha256(measured)  # class names label, not data
+
+
+def test_the_recorded_configuration_is_checked_where_the_table_cannot_see_it(record, monkeypatch):
+    import keras
+
+    def with_dropout(rate):
+        return keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Flatten(), keras.layers.Dropout(rate),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    dropout = {"type": "Dropout", "output_shape": [None, 784], "params": 0, "activation": None, "padding": None,
+               "config": {"rate": 0.5}}
+    record_file = json.loads(record.read_text())
+    entry = next(iter(record_file["notebooks"]["lesson.ipynb"]["data_sets"].values()))
+    entry["models"]["model"]["layers"].insert(1, dropout)
+    record.write_text(json.dumps(record_file))
+    checks.check_layers(with_dropout(0.5), like="model")
+    with pytest.raises(AssertionError, match=r"layer 2 \(Dropout\): rate expected 0.5, found 0.3"):
+        checks.check_layers(with_dropout(0.3), like="model")
+
+
+def test_a_reference_run_shifts_every_seed_the_notebook_sets_however_it_is_written():
+    import subprocess
+    import sys
+
+    from graders.grade.execute import SWEEP_SEED_CODE
+
+    code = SWEEP_SEED_CODE.format(seed=7) + """
+import random, numpy
+random.seed(a=42); assert random.random() == random.Random(49).random()  # 42 + 7, as a keyword too
+numpy.random.seed(seed=numpy.int64(42)); assert numpy.random.rand() == numpy.random.RandomState(49).rand()
+numpy.random.seed([1, 2])  # not a whole number: passed on unshifted
+random.seed("abc")
+print("ok")
+"""
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert process.stdout.strip() == "ok", process.stderr[-2000:]

@@ -197,7 +197,7 @@ def test_the_model_check_is_generated_from_the_reference_record_and_shows_no_sha
 
     settings = read_settings(ROOT, "mnist_cnn").selfcheck
     record = read_record(record_path(ROOT, "mnist_cnn"), "mnist_cnn.ipynb")
-    models = {name: record.model(variable, {}) for name, variable in settings.models}
+    models = {name: record.as_recorded("models", variable) for name, variable in settings.models}
     generated = selfcheck_source(models, settings, "mnist_cnn")
     assert (ROOT / "source" / "mnist_cnn" / "model_check.py").read_text() == generated, (
         "run `graders selfcheck mnist_cnn`, then `nbgrader generate_assignment mnist_cnn --force`")

@@ -35,6 +35,7 @@ from graders.course.assignment import AssignmentError, find_assignment
 from graders.feedback.page import write_feedback
 from graders.grade.results import make_console, without_notebook
 from graders.grade.sandbox import Limits
+from graders.reference.record import check_measured
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Batch:
         coursedir = self.writer.coursedir
         self.submitted = Path(coursedir.root) / coursedir.submitted_directory
         self.data = found.data_files()  # variable -> file; an assignment may need none
+        check_measured(found.reference, self.data, assignment)  # before anything is graded with unmeasured data
         self.data_files = tuple(DataFile(variable, path.name, file_sha(path)) for variable, path in self.data.items())
         self.data_sha = " ".join(f"{file.variable}={file.sha}" for file in self.data_files) or "no data"
         self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)

@@ -165,12 +165,12 @@ def _check_reference(graded: GradedNotebook) -> None:
         recorded = json.loads(graded.reference)["notebooks"].get(graded.name, {}).get("source")
     except (ValueError, KeyError, TypeError, AttributeError):
         recorded = None
+    why = ("the code of its cells other than test cells changed since it was recorded" if recorded
+           else "the record has no entry for it")
     if recorded != source_version(graded.source_nb):
         raise AssignmentError(
-            f"the reference record grading/{graded.assignment}.reference.json is "
-            f"{'out of date with' if recorded else 'missing'} the source notebook {graded.name} "
-            f"(the code of its cells changed since it was recorded): run `graders reference {graded.assignment}`, "
-            "review the new record and commit it"
+            f"the reference record grading/{graded.assignment}.reference.json does not match the source notebook "
+            f"{graded.name} ({why}): run `graders reference {graded.assignment}`, review the new record and commit it"
         )
 
 

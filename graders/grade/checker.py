@@ -55,6 +55,7 @@ class CellOutcome:
     message: str  # "" when it passed, else why not (the error, or the partial credit)
     notes: list[str] = field(default_factory=list)  # how objects were read (a TensorFlow activation, say)
     recorded: dict = field(default_factory=dict)  # reference runs: the cell's objects (``graders.reference``)
+    grader_error: str = ""  # the reference record could not answer the cell: the grader's problem, not a score
 
 
 # -- inside the checker process ------------------------------------------------------------------------------
@@ -85,9 +86,11 @@ def run_cell(code: str, namespace: dict, points: float, ignore_pattern: str = ""
     """
     from nbgrader.utils import determine_grade
 
+    from graders.reference.record import RecordError
+
     stdout, stderr = io.StringIO(), io.StringIO()
     outputs: list[dict] = []
-    value, error = None, None
+    value, error, grader_error = None, None, ""
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
             tree = ast.parse(_python_source(code), "<test cell>")
@@ -117,6 +120,8 @@ def run_cell(code: str, namespace: dict, points: float, ignore_pattern: str = ""
             )
         )
         message = evalue if ename == "AssertionError" and evalue else f"{ename}: {evalue}" if evalue else ename
+        if isinstance(error, RecordError):
+            grader_error = evalue
     cell = nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade": True, "solution": False, "points": points}})
     cell.outputs = [nbformat.from_dict(output) for output in outputs]
     try:
@@ -131,7 +136,8 @@ def run_cell(code: str, namespace: dict, points: float, ignore_pattern: str = ""
             if on_stderr
             else f"partial credit: {score:g} of {max_score:g}"
         )
-    return CellOutcome(score, float(max_score), [dict(output) for output in outputs], message)
+    return CellOutcome(score, float(max_score), [dict(output) for output in outputs], message,
+                       grader_error=grader_error)
 
 
 def _set_parent_death_signal(parent: int) -> None:

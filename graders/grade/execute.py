@@ -45,11 +45,21 @@ except ImportError:
 """.strip()  # only for assignments that use Keras: importing TensorFlow takes seconds
 
 # Reference runs (``graders reference``) only: the instructor's notebook fixes its own seed, so each call that
-# sets one is shifted by the run's seed; every run then draws other weights and batches.
+# sets one (random.seed, numpy.random.seed, keras.utils.set_random_seed, tensorflow.random.set_seed; a whole
+# number, positional or as seed=/a=) is shifted by the run's seed: every run then draws other weights and
+# batches. Keras' own function calls the other three, which shifts those twice, consistently. Generators
+# seeded directly (numpy.random.default_rng(42), an initializer's seed=) stay fixed.
 SWEEP_SEED_CODE = """
 def __graders_shifted(original, shift):
-    def seed(value=None, *args, **kwargs):
-        return original(value if value is None else (int(value) + shift) % 2**32, *args, **kwargs)
+    def whole(value):
+        return hasattr(value, "__index__") and not isinstance(value, bool)
+    def seed(*args, **kwargs):
+        if args and whole(args[0]):
+            args = ((int(args[0]) + shift) % 2**32, *args[1:])
+        for key in ("seed", "a"):
+            if whole(kwargs.get(key)):
+                kwargs[key] = (int(kwargs[key]) + shift) % 2**32
+        return original(*args, **kwargs)
     return seed
 import random, numpy
 random.seed = __graders_shifted(random.seed, {seed})
@@ -63,6 +73,10 @@ try:
     import keras, tensorflow
     keras.utils.set_random_seed = __graders_shifted(keras.utils.set_random_seed, {seed})
     tensorflow.random.set_seed = __graders_shifted(tensorflow.random.set_seed, {seed})
+    try:
+        tensorflow.keras.utils.set_random_seed = keras.utils.set_random_seed
+    except (AttributeError, ImportError):
+        pass
     keras.utils.set_random_seed(0)
 except ImportError:
     pass

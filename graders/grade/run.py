@@ -21,7 +21,7 @@ from graders.grade.execute import Executed, execute, without_grader_cells
 from graders.grade.results import CheckResult, Grading, print_table, to_gradescope
 from graders.grade.sandbox import Limits, Sandbox
 from graders.grade.submission import SubmissionError, read_submission, restore_assignment_cells
-from graders.reference.record import ENVIRONMENT, NOTEBOOK_ENVIRONMENT
+from graders.reference.record import ENVIRONMENT, NOTEBOOK_ENVIRONMENT, check_measured
 
 REFERENCE_FILE = "reference.json"  # beside the instructor's helper modules, outside the sandbox
 
@@ -61,6 +61,8 @@ def _outcomes(executed: Executed, checker: Checker, graded: GradedNotebook) -> t
             outcome = CellOutcome(0.0, test.points, [], f"{NOT_REACHED}{': ' + stopped if stopped else ''}")
         if checker.failure and index in checker.sent and index not in checker.outcomes:
             errors.append(f"test cell {name!r}: {checker.failure}")
+        if outcome.grader_error:  # the reference record could not answer: never the student's failure
+            errors.append(f"test cell {name!r}: {outcome.grader_error}")
         if (
             outcome.score < test.points
             and not any(o.get("output_type") == "error" for o in outcome.outputs)
@@ -115,12 +117,12 @@ def grade(
             sandbox.add_bytes(content, name)
         for variable, path in data.items():
             sandbox.add_data(path, variable)
+        # Always set: nothing of the grader's own environment, and no search of the folders, decides the record.
         environment = {variable: str(path) for variable, path in data.items()}
+        environment |= {ENVIRONMENT: "", NOTEBOOK_ENVIRONMENT: graded.name, RECORD_ENVIRONMENT: "1" if record else ""}
         if graded.reference:
             (Path(source) / REFERENCE_FILE).write_text(graded.reference)
-            environment |= {ENVIRONMENT: str(Path(source) / REFERENCE_FILE), NOTEBOOK_ENVIRONMENT: graded.name}
-        if record:
-            environment[RECORD_ENVIRONMENT] = "1"
+            environment[ENVIRONMENT] = str(Path(source) / REFERENCE_FILE)
         checker = Checker(
             sandbox.exports,
             [Path(source)],
@@ -177,15 +179,24 @@ def grade(
 
 
 def _recorded(checker: Checker) -> dict:
-    """What the test cells read, in notebook order (a later cell's reading of a name wins): ``{"models": ...,
-    "values": ..., "problems": [...]}``."""
-    merged: dict = {"models": {}, "values": {}, "problems": []}
+    """What the test cells read: ``{"models": ..., "values": ..., "problems": [...], "conflicts": [...]}``; a name
+    two cells read with different contents is left out, with a conflict."""
+    merged: dict = {"models": {}, "values": {}, "problems": [], "conflicts": []}
+    dropped: set[str] = set()
     for index in sorted(checker.outcomes):
         recorded = checker.outcomes[index].recorded
-        merged["models"].update(recorded.get("models", {}))
-        merged["values"].update(recorded.get("values", {}))
+        for kind in ("models", "values"):
+            for name, content in recorded.get(kind, {}).items():
+                if name in merged[kind] and merged[kind][name] != content and name not in dropped:
+                    dropped.add(name)  # one name, two objects: which one a test means is unknowable
+                    merged["conflicts"].append(f"{name!r} held different {kind} when two test cells read it: not "
+                                               "recorded (give each its own name)")
+                merged[kind][name] = content
         if recorded.get("problem"):
             merged["problems"].append(recorded["problem"])
+    for kind in ("models", "values"):
+        for name in dropped:
+            merged[kind].pop(name, None)
     return merged
 
 
@@ -242,7 +253,9 @@ def grade_command(
         AssignmentError: the assignment, its notebook or its data files cannot be found.
     """
     graded, found = graded_notebook_for(notebook, assignment, course)
-    grading = grade(notebook, graded, Limits(**{**dict(graded.settings.limits), **limits}), data=found.data_files(),
+    data = found.data_files()
+    check_measured(found.reference, data, found.name)
+    grading = grade(notebook, graded, Limits(**{**dict(graded.settings.limits), **limits}), data=data,
                     hide=(found.course,))
     print_table(grading, f"graders grade {notebook.name} ({graded.assignment}/{graded.name})")
     if output is not None:

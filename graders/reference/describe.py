@@ -41,12 +41,16 @@ def _json(value):
     return value
 
 
-def describe_layers(model) -> dict:
+def describe_layers(model, input_shape: tuple | None = None) -> dict:
     """A Keras model's record: ``input_shape`` (one example's, or None) and each layer (InputLayer excluded) as
     ``{type, output_shape, params, activation, padding, config}``, ``config`` holding the settings the
-    architecture checks read (filters, units, kernel_size, pool_size, activation, padding, strides, ...)."""
-    inputs = getattr(model, "inputs", None)
-    input_shape = list(inputs[0].shape[1:]) if inputs else None
+    architecture checks read (filters, units, kernel_size, pool_size, activation, padding, strides, ...).
+    ``input_shape`` builds a model without an ``Input`` (``describe_model``)."""
+    try:
+        inputs = getattr(model, "inputs", None)
+        input_shape = list(inputs[0].shape[1:]) if inputs else list(input_shape) if input_shape else None
+    except (AttributeError, ValueError, IndexError):  # a Sequential model that was never built
+        input_shape = list(input_shape) if input_shape else None
     rows = describe_model(model, tuple(input_shape) if input_shape else None)
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     described = []

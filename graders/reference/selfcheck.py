@@ -17,7 +17,7 @@ from pathlib import Path
 
 from graders.course.assignment import AssignmentError, find_assignment
 from graders.course.settings import SelfCheck
-from graders.reference.record import ReferenceError, read_record, record_path
+from graders.reference.record import record_path
 
 TEMPLATE = Path(__file__).with_name("selfcheck_template.py")
 TABLES = re.compile(r"# -- the lesson's tables: .*?# -- end of the lesson's tables --\n", re.S)
@@ -85,15 +85,19 @@ def write_selfcheck(course: Path, assignment: str) -> Path:
                               f"`graders reference {assignment}` first") from None
     models = {}
     for name, variable in selfcheck.models:
-        for notebook in notebooks:
-            try:
-                models[name] = read_record(path, notebook, assignment).model(variable, {})
-                break
-            except ReferenceError:
-                continue
-        else:
+        found_in = {}
+        for notebook, entry in notebooks.items():
+            tables = [data_set["models"][variable] for data_set in entry.get("data_sets", {}).values()
+                      if variable in data_set.get("models", {})]
+            if tables:
+                found_in[notebook] = tables[-1]
+        if not found_in:
             raise AssignmentError(f"the reference record of {assignment} has no model {variable!r} (for "
                                   f"[selfcheck] models.{name}): a test cell must read it")
+        if len({json.dumps(table, sort_keys=True) for table in found_in.values()}) > 1:
+            raise AssignmentError(f"the model {variable!r} differs between notebooks ({', '.join(found_in)}): "
+                                  "give each its own name")
+        models[name] = next(iter(found_in.values()))
     target = found.source_folder / f"{selfcheck.module}.py"
     target.write_text(selfcheck_source(models, selfcheck, assignment))
     return target

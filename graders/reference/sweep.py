@@ -33,7 +33,7 @@ from graders.grade.run import NOT_REACHED
 from graders.grade.sandbox import Limits
 from graders.reference.record import (
     THRESHOLD_RULE,
-    ReferenceError,
+    RecordError,
     bounds,
     data_key,
     data_shas,
@@ -42,6 +42,15 @@ from graders.reference.record import (
 )
 
 MIN_SEEDS = 2
+
+
+def locked_code(notebook) -> list[str]:
+    """The code of a notebook's locked cells other than test cells: what a run restores from the release."""
+    from graders.course.cells import is_test_cell
+
+    return [cell.source for cell in notebook.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked")
+            and not cell.metadata["nbgrader"].get("solution") and not is_test_cell(cell)]
 
 
 @dataclass
@@ -94,6 +103,14 @@ def _merge(runs: list[Run]) -> tuple[dict, dict, dict, list[str]]:
             figures[name] = bounds([float(value) for value in found])
         else:
             warnings_.append(f"{runs[0].notebook}: {name!r} differs between seeds and is not a number: not recorded")
+    same = sorted(name for name, value in values.items() if isinstance(value, float))
+    if len(runs) > 1 and same and not figures:
+        warnings_.append(f"{runs[0].notebook}: every run gave the same numbers ({', '.join(same)}): the notebook's "
+                         "randomness does not follow the seeds graders shifts (random, numpy.random, Keras' and "
+                         "TensorFlow's set_random_seed); generators seeded directly stay fixed")
+    for run in runs:
+        for conflict in run.recorded.get("conflicts", []):
+            warnings_.append(f"{run.notebook} seed {run.seed}: {conflict}")
     return models, values, figures, warnings_
 
 
@@ -149,9 +166,16 @@ def record_reference(course: Path, assignment: str, seeds: int, limits: dict | N
     if seeds < MIN_SEEDS:
         raise AssignmentError(f"a reference needs at least {MIN_SEEDS} seeds (5 or more give steadier thresholds)")
     console = console or Console()
+    if seeds < 5:
+        console.print(f"[yellow]{seeds} seeds: the thresholds will be wide (the rule widens the spread of few "
+                      "seeds); 5 or more give tighter ones[/]")
     course = course.resolve()
     found = find_assignment(course, assignment)
     notebooks = {graded.name: graded for graded in found.notebooks(current_reference=False)}
+    for graded in notebooks.values():
+        if locked_code(graded.source_nb) != locked_code(graded.release_nb):  # the runs restore the release's
+            raise AssignmentError(f"release/{assignment}/{graded.name} is older than its source: run `nbgrader "
+                                  f"generate_assignment {assignment} --force` first")
     # The runs read no record: what they record must not depend on an older one.
     notebooks_run = {name: replace(graded, reference="") for name, graded in notebooks.items()}
     data = found.data_files()
@@ -211,6 +235,12 @@ def record_reference(course: Path, assignment: str, seeds: int, limits: dict | N
         console.print(f"[yellow]{message}[/]")
     _summary(record, key, runs, console)
     console.print(f"wrote {path} in {time.monotonic() - start:.0f} s ({THRESHOLD_RULE}); review it and commit it")
+    if found.settings.selfcheck is not None and output is None:  # the students' tables follow the solution's
+        from graders.reference.selfcheck import write_selfcheck
+
+        written = write_selfcheck(course, assignment)
+        console.print(f"wrote {written.relative_to(course)} from it: release it with `nbgrader generate_assignment "
+                      f"{assignment} --force`")
     return record
 
 
@@ -221,7 +251,7 @@ def reference_command(course: Path, assignment: str, seeds: int, limits: dict, w
 
     try:
         record_reference(course, assignment, seeds, limits, workers, threads, scheduler, output)
-    except (AssignmentError, ReferenceError, FileNotFoundError) as error:
+    except (AssignmentError, RecordError, FileNotFoundError) as error:
         print(f"graders reference: {error}", file=sys.stderr)
         return 2
     return 0

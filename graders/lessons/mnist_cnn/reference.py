@@ -22,7 +22,7 @@ RECORD = read_record(record_path(COURSE_ROOT, ASSIGNMENT), f"{ASSIGNMENT}.ipynb"
 
 def _layers(name: str) -> tuple[LayerSpec, ...]:
     return tuple(LayerSpec(layer["type"], tuple(layer["output_shape"]), layer["params"], layer["activation"],
-                           layer["padding"]) for layer in RECORD.model(name, {})["layers"])
+                           layer["padding"]) for layer in RECORD.as_recorded("models", name)["layers"])
 
 
 CNN_LAYERS: tuple[LayerSpec, ...] = _layers("model")
@@ -34,7 +34,7 @@ DENSE_PARAMS = total_params(DENSE_LAYERS)  # 567,434
 # The autograded "To the student" questions and the solution's answers, as recorded.
 QUESTIONS = ("q_pool_output_size", "q_pool_params", "q_flatten_params", "q_conv_blocks", "q_dense_activation",
              "q_param_difference")
-ANSWERS: dict[str, int | str] = {question: RECORD.value(question, {}) for question in QUESTIONS}
+ANSWERS: dict[str, int | str] = {question: RECORD.as_recorded("values", question) for question in QUESTIONS}
 
 # The recorded figure behind each model's accuracy check (its notebook variable).
 ACCURACY_FIGURES = {"cnn": "test_acc", "dense": "dense_test_acc"}
