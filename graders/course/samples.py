@@ -180,8 +180,8 @@ def read_samples(course: Path, assignment: str) -> tuple[Sample, ...]:
 
 
 def solution_code(source_nb) -> dict[str, str]:
-    """The code of each solution code cell of an instructor notebook (the SOLUTION region, dedented: a region in
-    a function's body reads as if it were at the top level), by grade_id.
+    """The code of each solution code cell of an instructor notebook (the SOLUTION region, indented as it is in
+    the cell), by grade_id.
 
     Raises:
         ValueError: a solution code cell has no BEGIN/END SOLUTION region.
@@ -193,13 +193,19 @@ def solution_code(source_nb) -> dict[str, str]:
             match = SOLUTION_REGION.search(cell.source)
             if match is None:
                 raise ValueError(f"solution cell {nbgrader['grade_id']} has no BEGIN/END SOLUTION region")
-            solutions[nbgrader["grade_id"]] = textwrap.dedent(match.group(1)).rstrip()
+            solutions[nbgrader["grade_id"]] = match.group(1).rstrip()
     return solutions
+
+
+def _indented(code: str, indent: str) -> str:
+    first = next((line for line in code.splitlines() if line.strip()), "")
+    return code if first.startswith(indent) else textwrap.indent(code, indent)
 
 
 def fill_answers(release_nb, code: dict[str, str]):
     """A copy of the released notebook with the ``# YOUR CODE HERE`` stub of each cell named in ``code``
-    (by grade_id) replaced by that code, indented as the stub is (in a function's body, say).
+    (by grade_id) replaced by that code, indented as the stub is (in a function's body, say) unless it already
+    is.
 
     Raises:
         ValueError: a named cell has no stub to replace.
@@ -210,8 +216,7 @@ def fill_answers(release_nb, code: dict[str, str]):
         if name in code:
             if not STUB.search(cell.source):
                 raise ValueError(f"released cell {name} has no `{CODE_STUB}` stub")
-            indented = STUB.sub(lambda stub, text=code[name]: textwrap.indent(text, stub.group(1)), cell.source, 1)
-            cell.source = indented
+            cell.source = STUB.sub(lambda stub, text=code[name]: _indented(text, stub.group(1)), cell.source, 1)
     return notebook
 
 
