@@ -7,7 +7,9 @@ through the environment:
 - ``GRADERS_CELL_TIMEOUT``: seconds a cell may run (default 900, enough for
   5 epochs of the CNN on 60,000 images on 2 cores);
 - ``MNIST_NPZ``: the provisioned MNIST file the notebook and the checks read
-  (default: ``data/mnist.npz`` here, when it exists).
+  (default: ``data/mnist.npz`` here, when it exists);
+- ``FASHION_NPZ``: the same for Fashion-MNIST, read by the fashion_cnn
+  assignment (default: ``data/fashion.npz`` here, when it exists).
 """
 
 import os
@@ -50,6 +52,7 @@ c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHi
 # The kernel inherits this environment: quiet TensorFlow's C++ logs and point
 # the notebook and the checks at the provisioned data.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-_course_data = COURSE_ROOT / "data" / "mnist.npz"
-if _course_data.is_file():
-    os.environ.setdefault("MNIST_NPZ", str(_course_data))
+for _variable, _name in (("MNIST_NPZ", "mnist.npz"), ("FASHION_NPZ", "fashion.npz")):
+    _course_data = COURSE_ROOT / "data" / _name
+    if _course_data.is_file():
+        os.environ.setdefault(_variable, str(_course_data))
