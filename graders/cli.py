@@ -189,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--seeds", type=int, default=5, help="runs of each source notebook (default 5)")
     reference.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler (default: local)")
     reference.add_argument("--workers", type=int, help="local workers (default: cores / threads, as memory allows)")
-    reference.add_argument("--threads-per-worker", type=int, help="TensorFlow threads of each run (default 1)")
+    reference.add_argument("--threads-per-worker", type=int, help="TensorFlow threads of each run (default: cores / "
+                           "workers)")
     reference.add_argument("--output", type=Path, help="where to write the record (default: "
                            "grading/ASSIGNMENT.reference.json in the course)")
     _add_limit_options(reference)

@@ -108,5 +108,15 @@ def run_demo(course: Path, assignments: list[str] | None = None, console: Consol
         console.print(f"[bold red]no assignment of {course} declares sample submissions (grading/ASSIGNMENT"
                       f"{SUFFIX})[/]")
         return 1
-    problems = sum(demo_assignment(course, assignment, console) for assignment in assignments)
+    from graders.course.assignment import AssignmentError
+    from graders.course.samples import SamplesError
+    from graders.course.settings import SettingsError
+
+    problems = 0
+    for assignment in assignments:  # one assignment that cannot run (its data, say) never hides the others
+        try:
+            problems += demo_assignment(course, assignment, console)
+        except (AssignmentError, SamplesError, SettingsError, subprocess.CalledProcessError) as error:
+            console.print(f"[bold red]{assignment}: not demonstrated: {error}[/]")
+            problems += 1
     return 0 if not problems else 1

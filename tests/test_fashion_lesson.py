@@ -35,7 +35,7 @@ PACKAGE = "dataset-fashion-mnist"
 NAMED = {
     "models": re.compile(r"\blike=\"(\w+)\""),
     "figures": re.compile(r"\bminimum=\"(\w+)\""),
-    "values": re.compile(r"\brecorded\(\"(\w+)\"\)|\bcheck_answer\(\"(\w+)\", \w+\)"),
+    "values": re.compile(r"\brecorded\(\"(\w+)\"\)|\bcheck_answer\(\"(\w+)\", \w+(?:\)|, also=)"),
 }
 
 

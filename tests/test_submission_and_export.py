@@ -60,7 +60,7 @@ def test_test_cells_are_restored_put_back_and_the_kernel_forced(tmp_path, releas
 @pytest.mark.parametrize("arguments, message", [
     ((), "any.ipynb: name its assignment with --assignment (the path is not COURSE/submitted/STUDENT/"),
     (("--assignment", "nope", "--course", str(COURSE_ROOT)),
-     "has no assignment 'nope' in source/ (it has: mnist_cnn, numpy_forward)"),
+     "has no assignment 'nope' in source/ (it has: fashion_cnn, mnist_cnn, numpy_forward)"),
 ])
 def test_grade_says_which_assignment_it_cannot_find(tmp_path, arguments, message):
     import subprocess
