@@ -55,9 +55,9 @@ model.evaluate = lambda *args, **kwargs: [0.01, 0.99]
 model.predict = lambda x, *args, **kwargs: __import__("numpy").eye(10)[__import__("numpy").zeros(len(x), int)]
 model.count_params = lambda: 104202
 model.summary = lambda *args, **kwargs: print("Total params: 104,202")
-""", message="accuracy on the held-out test images; at least 0.85"),
+""", message="accuracy on the grader's held-out test set; at least 0.867"),
     Attack("hand_set_accuracy", "test_acc = dense_test_acc = 0.99\nq_accuracy_difference = 0.0",
-           after="dense_train", message="accuracy on the held-out test images"),
+           after="dense_train", message="accuracy on the grader's held-out test set"),
     Attack("patched_checks_and_builtins", """
 import builtins, sys, types, os
 fake = types.ModuleType("graders")
