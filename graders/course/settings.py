@@ -120,7 +120,9 @@ class GradingSettings:
             path = Path(os.environ[variable]) if os.environ.get(variable) else Path(course) / relative
             if not path.is_file():
                 where = f"{variable}={os.environ[variable]}" if os.environ.get(variable) else f"{relative} ({variable})"
-                raise SettingsError(f"{self.path} needs the data file {where}, which does not exist: provision it, "
+                how = (f"`graders data provision {Path(self.path).stem}` writes it" if variable in dict(self.provision)
+                       else "provision it")
+                raise SettingsError(f"{self.path} needs the data file {where}, which does not exist: {how}, "
                                     f"or set {variable} to a copy")
             files[variable] = path.resolve()
         return files

@@ -41,7 +41,7 @@ from graders.reference.record import (
     source_version,
 )
 
-MIN_SEEDS = 2
+MIN_SEEDS = 5  # the rule widens the spread of n seeds by its confidence bound: x2.4 at 5, x4.4 at 3
 
 
 def locked_code(notebook) -> list[str]:
@@ -164,11 +164,9 @@ def record_reference(course: Path, assignment: str, seeds: int, limits: dict | N
             ``MIN_SEEDS`` seeds, or a run failed to run at all (its reason).
     """
     if seeds < MIN_SEEDS:
-        raise AssignmentError(f"a reference needs at least {MIN_SEEDS} seeds (5 or more give steadier thresholds)")
+        raise AssignmentError(f"a reference needs at least {MIN_SEEDS} seeds: fewer give thresholds so wide that "
+                              "a broken model may pass (10 or 20 give tighter ones)")
     console = console or Console()
-    if seeds < 5:
-        console.print(f"[yellow]{seeds} seeds: the thresholds will be wide (the rule widens the spread of few "
-                      "seeds); 5 or more give tighter ones[/]")
     course = course.resolve()
     found = find_assignment(course, assignment)
     notebooks = {graded.name: graded for graded in found.notebooks(current_reference=False)}
