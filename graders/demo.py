@@ -66,16 +66,18 @@ def demo_assignment(course: Path, assignment: str, console: Console, samples: tu
     (provision or provision_missing)(course, assignment, console)
     console.rule(f"nbgrader generate_assignment {assignment}")
     nbgrader(course, "generate_assignment", assignment, "--force")
+    from graders.course.assignment import find_assignment
+
+    release = find_assignment(course, assignment).release_folder
+    releases = {path.name: nbformat.read(path, as_version=4) for path in sorted(release.glob("*.ipynb"))}
+    for sample in samples:  # a sample naming a test cell the release lacks fails here, before any grading
+        expected_scores(sample, releases)
     write_submissions(course, assignment, samples)
     console.rule(f"graders autograde {assignment} ({len(samples)} submissions)")
     outcomes = Batch(course, assignment, BatchOptions(), console).run()
     unrecorded = [outcome.student for outcome in outcomes
                   if outcome.status == "failed" and outcome.student in {sample.student for sample in samples}]
 
-    from graders.course.assignment import find_assignment
-
-    release = find_assignment(course, assignment).release_folder
-    releases = {path.name: nbformat.read(path, as_version=4) for path in sorted(release.glob("*.ipynb"))}
     scores = gradebook_scores(course, assignment, release)
     table = Table(title=f"{assignment}: autograded scores (gradebook {default_db_url(course)})")
     for column in ("student", "submission", "score", "expected", "failed checks"):
