@@ -32,6 +32,7 @@ import numpy as np
 
 from graders.architecture import LayerSpec, compare_model, describe_model
 from graders.grade.export import kind_of
+from graders.reference.describe import json_form
 from graders.reference.record import current_reference
 
 PREDICT_BATCH = 1024
@@ -283,13 +284,6 @@ def threshold_for(count: int, thresholds: dict[int, float], what: str = "trainin
     return thresholds[count]
 
 
-def _plain(value):
-    """Tuples and lists alike (a recorded value is JSON: its tuples are lists)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
 def check_answer(question: str, answer, expected=RECORDED, *, also: Sequence = ()) -> None:
     """An answer equals ``expected`` (or one of ``also``: e.g. the value read off the student's own model).
 
@@ -302,8 +296,8 @@ def check_answer(question: str, answer, expected=RECORDED, *, also: Sequence = (
     """
     if expected is RECORDED:
         expected = recorded(question)
-    accepted = [_plain(value) for value in (expected, *also)]
-    answer = _plain(answer)
+    accepted = [json_form(value) for value in (expected, *also)]  # a recorded value's tuples are lists
+    answer = json_form(answer)
     if isinstance(expected, str):
         assert isinstance(answer, str), f"{question} should be a string, found {type(answer).__name__}"
         assert answer.strip().lower() in {str(value).strip().lower() for value in accepted}, (

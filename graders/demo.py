@@ -24,7 +24,7 @@ from graders.autograde.batch import Batch, BatchOptions
 from graders.autograde.gradebook_scores import autograded_scores
 from graders.course.nbgrader_settings import course_config, default_db_url, with_scripts_on_path
 from graders.course.samples import SUFFIX, Sample, cell_points, expected_scores, read_samples, write_submissions
-from graders.grade.results import make_console
+from graders.grade.results import make_console, test_name
 
 
 def nbgrader(course: Path, *args: str) -> None:
@@ -51,7 +51,7 @@ def gradebook_scores(course: Path, assignment: str, release: Path) -> dict[str, 
         stem = Path(name).stem
         for student, cells in autograded_scores(default_db_url(course), assignment, stem).items():
             for cell, score in cells.items():
-                scores.setdefault(student, {})[f"{stem}/{cell}" if len(names) > 1 else cell] = score
+                scores.setdefault(student, {})[test_name(cell, stem, len(names) > 1)] = score
     return scores
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graders.course.assignment import grade_id
+from graders.grade.results import test_name
 
 
 @dataclass
@@ -69,7 +70,7 @@ def write_grades_csv(path: Path, db_url: str, assignment: str, cells: dict[str, 
     assignment has several notebooks; score, late penalty and "needs manual
     grade" are the whole submission's.
     """
-    columns = {(notebook, cell): cell if len(cells) == 1 else f"{notebook}/{cell}"
+    columns = {(notebook, cell): test_name(cell, notebook, len(cells) > 1)
                for notebook, names in cells.items() for cell in names}
     rows = []
     with Gradebook(db_url) as gradebook:

@@ -44,6 +44,7 @@ from pathlib import Path
 import nbformat
 
 from graders.course.cells import grade_points
+from graders.grade.results import test_name
 
 SUFFIX = ".samples.toml"
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -220,10 +221,6 @@ def fill_answers(release_nb, code: dict[str, str]):
     return notebook
 
 
-def _qualified(name: str, notebook: str, several: bool) -> str:
-    return f"{Path(notebook).stem}/{name}" if several else name
-
-
 def _ours(item: Edit | Tamper, notebook: str, names: list[str]) -> bool:
     if item.notebook is None and len(names) > 1:
         raise SamplesError(f"{item.cell}: name its notebook (one of {', '.join(names)})")
@@ -269,7 +266,7 @@ def cell_points(releases: dict[str, object]) -> dict[str, float]:
     """Each autograded test cell's points, by test cell (``NOTEBOOK_STEM/GRADE_ID`` when ``releases``, the
     released notebooks by file name, are several)."""
     several = len(releases) > 1
-    return {_qualified(name, notebook, several): points for notebook, release in releases.items()
+    return {test_name(name, notebook, several): points for notebook, release in releases.items()
             for name, points in grade_points(release).items()}
 
 

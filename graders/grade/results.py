@@ -80,6 +80,12 @@ def to_gradescope(grading: Grading, notebook: str | None = None) -> dict:
     }
 
 
+def test_name(grade_id: str, notebook: str, several: bool) -> str:
+    """How the results, ``grades.csv`` and the samples name a test cell: its grade id, or ``NOTEBOOK/GRADE_ID``
+    (``notebook`` with or without ``.ipynb``) when the assignment has ``several`` notebooks."""
+    return f"{notebook.removesuffix('.ipynb')}/{grade_id}" if several else grade_id
+
+
 def submission_results(gradings: dict[str, Grading]) -> dict:
     """One results.json for a submission of several notebooks (file name -> its grading, in assignment order).
 
@@ -95,7 +101,7 @@ def submission_results(gradings: dict[str, Grading]) -> dict:
     tests, output, errors = [], [], []
     for name, part in parts.items():
         stem = name.removesuffix(".ipynb")
-        tests += [{**test, "name": f"{stem}/{test['name']}"} for test in part["tests"]]
+        tests += [{**test, "name": test_name(test["name"], stem, True)} for test in part["tests"]]
         output += [f"{name}: {line}" for line in part["output"].splitlines()]
         errors += [f"{name}: {error}" for error in part["extra_data"].pop("grader_errors", [])]
     first = next(iter(parts.values()))["extra_data"]

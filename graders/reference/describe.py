@@ -34,10 +34,10 @@ def _plain(value):
     return None
 
 
-def _json(value):
-    """Tuples as lists, recursively: how a value reads back from the record."""
+def json_form(value):
+    """Tuples as lists, recursively: how a value reads back from the record (and how answers compare with it)."""
     if isinstance(value, (list, tuple)):
-        return [_json(item) for item in value]
+        return [json_form(item) for item in value]
     return value
 
 
@@ -59,10 +59,10 @@ def describe_layers(model, input_shape: tuple | None = None) -> dict:
             config = layer.get_config()
         except Exception:  # noqa: BLE001 (a custom layer: its type and shapes only)
             config = {}
-        settings = {key: _json(_normalized(key, config[key])) for key in CONFIG_KEYS if key in config}
+        settings = {key: json_form(_normalized(key, config[key])) for key in CONFIG_KEYS if key in config}
         if "rate" in config:  # Dropout's
             settings["rate"] = config["rate"]
-        described.append({"type": row.type, "output_shape": _json(row.output_shape), "params": row.params,
+        described.append({"type": row.type, "output_shape": json_form(row.output_shape), "params": row.params,
                           "activation": row.activation, "padding": row.padding, "config": settings})
     return {"input_shape": input_shape, "layers": described}
 
