@@ -11,12 +11,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Debian's dataset-fashion-mnist: the fashion_cnn lesson's data (installed once, as root or with sudo).
+# Debian packages, installed once (as root or with sudo): dataset-fashion-mnist (the fashion_cnn lesson's data),
+# bubblewrap (the sandbox's view of the machine) and acl (the sandbox tests let an ordinary user reach Python).
+PACKAGES := dataset-fashion-mnist bubblewrap acl
 data-packages:
-	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
+	@missing=""; for package in $(PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	[ -z "$$missing" ] || { \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq dataset-fashion-mnist \
-	  || echo "warning: Debian's dataset-fashion-mnist could not be installed: the fashion_cnn lesson has no data"; }
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing \
+	  || echo "warning: Debian's$$missing could not be installed: see the README's 'What a full run needs'"; }
 
 # Release each assignment, autograde its sample submissions into the sqlite gradebook, print scores.
 demo: $(VENV)/.installed data-packages

@@ -122,7 +122,8 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     later = "default: the assignment's [limits], else"
     parser.add_argument("--cell-timeout", type=int, help=f"seconds per cell ({later} 900)")
     parser.add_argument("--timeout", type=int, help=f"seconds for the whole notebook ({later} 3600)")
-    parser.add_argument("--memory-gib", type=float, help=f"address-space limit of the kernel, GiB ({later} 16)")
+    parser.add_argument("--memory-gib", type=float, help=f"memory limit of the kernel, GiB: what it really uses "
+                        f"where a cgroup can be made (root), else its address space ({later} 16)")
     parser.add_argument("--max-processes", type=int, help=f"processes and threads of the sandbox user ({later} 1024)")
 
 

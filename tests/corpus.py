@@ -47,6 +47,12 @@ class Attack:
     replace: dict[str, str] = field(default_factory=dict)
     kernel: str | None = None
     raw_text: str = ""
+    cgroup_message: str = ""  # the evidence instead of ``message`` where a cgroup measured the kernel
+
+    def message_for(self, result: dict) -> str:
+        """The evidence to find in ``result`` (a results.json), by how the sandbox measured the kernel."""
+        measured = ((result.get("extra_data") or {}).get("resources") or {}).get("measured_by")
+        return self.cgroup_message if self.cgroup_message and measured == "cgroup" else self.message
 
 
 ATTACKS: tuple[Attack, ...] = (
@@ -127,7 +133,7 @@ if connected:
 """, message=NOT_DEFINED),
     Attack("infinite_loop", "while True:\n    pass", after="test_cnn_shapes", message="timed out after"),
     Attack("memory_bomb", "hog = [bytearray(256 * 1024**2) for _ in range(64)]", after="test_cnn_shapes",
-           message="MemoryError"),
+           message="MemoryError", cgroup_message="stopped at the memory limit of 4 GiB"),
     Attack("fork_bomb", """
 import os, time
 while True:

@@ -22,8 +22,8 @@ from corpus import ATTACKS, write_corpus
 from graders.lessons.mnist_cnn.data import ENV_VAR
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    os.geteuid() != 0, reason="the adversarial corpus needs root: without it the sandbox has no separate user, "
-    "filesystem or network isolation, and the entries that read, write or connect would succeed")]
+    os.geteuid() != 0, reason="the whole corpus runs as root (a user of its own for the kernel); as an ordinary "
+    "user, test_sandbox runs the entries that read, write, connect or exhaust the machine")]
 
 CORPUS_LIMITS = ["--cell-timeout", "30", "--timeout", "600", "--memory-gib", "4", "--max-processes", "400"]
 PROTECTED = [ROOT / "graders" / "checks.py", ROOT / "release" / "mnist_cnn" / "mnist_cnn.ipynb"]
@@ -84,7 +84,7 @@ def test_attack_scores_exactly_what_its_honest_work_earns(corpus_results, attack
     result = results[attack.name]
     assert result["score"] == attack.expected, json.dumps(result, indent=1)[:3000]
     outputs = result["output"] + "\n".join(test["output"] for test in result["tests"])
-    assert attack.message in outputs
+    assert attack.message_for(result) in outputs
 
 
 def test_no_attack_changed_the_grader_files(corpus_results):

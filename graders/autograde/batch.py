@@ -26,6 +26,7 @@ from graders.autograde.report import (
     grade_cells,
     outcome_line,
     outcomes_table,
+    usage_summary,
     write_grades_csv,
     write_html_report,
 )
@@ -256,11 +257,23 @@ class Batch:
         csv_path, html_path = self.output / "grades.csv", self.output / "report.html"
         cells = {graded.name.removesuffix(".ipynb"): grade_cells(graded.release_nb) for graded in self.notebooks}
         write_grades_csv(csv_path, self.writer.db_url, self.assignment, cells)
+        notes = (usage_summary(outcomes, self.limits.memory_bytes), *self._sandbox_notes(outcomes))
         if did_work or not html_path.is_file():
-            write_html_report(html_path, self.assignment, outcomes, summary)
+            write_html_report(html_path, self.assignment, outcomes, summary, notes)
         self.console.print(summary)
+        for note in notes:
+            if note:
+                self.console.print(Text(note))
         self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/ "
                            "(results.json, feedback.html, executed/<notebook>.ipynb)")
+
+
+    @staticmethod
+    def _sandbox_notes(outcomes: list[Outcome]) -> list[str]:
+        """Each distinct note of the sandbox's missing protections in the results (once, whichever workers
+        graded them)."""
+        notes = [without_notebook(line) for o in outcomes for line in (o.results or {}).get("output", "").splitlines()]
+        return list(dict.fromkeys(note for note in notes if note.startswith("sandbox:")))
 
 
 def autograde_command(course: Path, assignment: str, options: BatchOptions) -> int:

@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent  # graders/
 # The modules a score depends on, relative to the package: reports and the CLI may change without a re-grade.
 GRADING_MODULES = (
     "course/assignment.py", "course/settings.py", "course/cells.py",  # what an assignment is
-    "grade/submission.py", "grade/sandbox.py", "grade/sandbox_launch.py", "grade/execute.py",
+    "grade/submission.py", "grade/sandbox.py", "grade/sandbox_launch.py", "grade/view.py", "grade/cgroup.py",
+    "grade/execute.py",
     "grade/kernel_bridge.py", "grade/bring_across.py", "grade/checker.py", "grade/export.py", "grade/run.py",
     "grade/results.py",  # one submission
     "autograde/locate.py", "autograde/worker.py",  # which notebook of a folder is graded, as what; the results

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graders.course.assignment import grade_id
-from graders.grade.results import test_name
+from graders.grade.results import memory_text, test_name
 
 
 @dataclass
@@ -38,6 +38,20 @@ class Outcome:
     def seconds_text(self) -> str:
         return f"{self.seconds:.1f}" if self.seconds is not None else "-"
 
+    @property
+    def resources(self) -> dict:
+        """What the kernel used (``sandbox.Usage.as_dict``); empty for results stored before it was measured."""
+        return ((self.results or {}).get("extra_data") or {}).get("resources") or {}
+
+    @property
+    def memory_text(self) -> str:
+        return memory_text(self.resources.get("peak_memory_bytes"))
+
+    @property
+    def cpu_text(self) -> str:
+        cpu = self.resources.get("cpu_seconds")
+        return f"{cpu:.1f}" if cpu is not None else "-"
+
 
 # Student names and notes quote the submissions: they are rich Text, never parsed as markup.
 def outcome_line(outcome: Outcome) -> Text:
@@ -49,12 +63,33 @@ def outcome_line(outcome: Outcome) -> Text:
 def outcomes_table(outcomes: list[Outcome], title: str) -> Table:
     """The batch's summary table: one row per submission."""
     table = Table(title=Text(title))
-    for column in ("student", "status", "score", "seconds", "notes"):
-        table.add_column(column, justify="right" if column in ("score", "seconds") else "left", overflow="fold")
+    for column in ("student", "status", "score", "seconds", "peak memory", "CPU s", "notes"):
+        table.add_column(column, justify="left" if column in ("student", "status", "notes") else "right",
+                         overflow="fold")
     for outcome in outcomes:
         table.add_row(Text(outcome.student), outcome.status, outcome.score_text, outcome.seconds_text,
-                      Text(outcome.message), style="red" if outcome.status == "failed" else None)
+                      outcome.memory_text, outcome.cpu_text, Text(outcome.message),
+                      style="red" if outcome.status == "failed" else None)
     return table
+
+
+def usage_summary(outcomes: list[Outcome], memory_limit: int) -> str:
+    """One sentence for sizing limits: the kernels' peak memory (median, highest) and CPU time against the limit,
+    and how many were stopped at it ("" when nothing was measured)."""
+    measured = [o.resources for o in outcomes if o.resources.get("peak_memory_bytes") is not None]
+    if not measured:
+        return ""
+    peaks = sorted(r["peak_memory_bytes"] for r in measured)
+    cpu = sorted(r["cpu_seconds"] for r in measured if r.get("cpu_seconds") is not None)
+    stopped = sum(bool(r.get("memory_limit_reached")) for r in measured)
+    how = "+".join(sorted({r.get("measured_by", "?") for r in measured}))
+    text = (f"Kernels' peak memory: median {memory_text(peaks[len(peaks) // 2])}, highest {memory_text(peaks[-1])} "
+            f"(limit {memory_text(memory_limit)}, measured by {how}, {len(measured)} submissions)")
+    if cpu:
+        text += f"; CPU time: median {cpu[len(cpu) // 2]:.1f} s, highest {cpu[-1]:.1f} s"
+    if stopped:
+        text += f"; {stopped} stopped at the memory limit"
+    return text + "."
 
 
 def grade_cells(release_nb) -> list[str]:
@@ -149,24 +184,28 @@ def plots(outcomes: list[Outcome]) -> dict[str, str]:
     return figures
 
 
-def write_html_report(path: Path, assignment: str, outcomes: list[Outcome], summary: str) -> None:
-    """A single self-contained HTML page: summary, plots, common failures, one row per student."""
+def write_html_report(path: Path, assignment: str, outcomes: list[Outcome], summary: str,
+                      notes: tuple[str, ...] = ()) -> None:
+    """A single self-contained HTML page: summary (and ``notes``: the sandbox's missing protections, the kernels'
+    usage), plots, common failures, one row per student."""
     esc = html.escape
     parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(assignment)}: autograde report</title>",
              "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.failed{color:#b00}</style>",
-             f"<h1>{esc(assignment)}: autograde report</h1><p>{esc(summary)}</p>"]
+             f"<h1>{esc(assignment)}: autograde report</h1><p>{esc(summary)}</p>",
+             *(f"<p>{esc(note)}</p>" for note in notes if note)]
     for title, png in plots(outcomes).items():
         parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{png}'>")
     parts.append("<h2>Most common failure messages</h2><table><tr><th>count</th><th>check</th><th>message</th></tr>")
     for (name, message), count in failure_counts(outcomes).most_common(15):
         parts.append(f"<tr><td>{count}</td><td>{esc(name)}</td><td>{esc(message)}</td></tr>")
     parts.append("</table><h2>Submissions</h2><table><tr><th>student</th><th>status</th><th>score</th>"
-                 "<th>seconds</th><th>notes</th></tr>")
+                 "<th>seconds</th><th>peak memory</th><th>CPU s</th><th>notes</th></tr>")
     for outcome in sorted(outcomes, key=lambda o: o.student):
         css = " class='failed'" if outcome.status == "failed" else ""
         parts.append(f"<tr{css}><td>{esc(outcome.student)}</td><td>{esc(outcome.status)}</td>"
-                     f"<td>{outcome.score_text}</td><td>{outcome.seconds_text}</td><td>{esc(outcome.message)}</td></tr>")
+                     f"<td>{outcome.score_text}</td><td>{outcome.seconds_text}</td><td>{outcome.memory_text}</td>"
+                     f"<td>{outcome.cpu_text}</td><td>{esc(outcome.message)}</td></tr>")
     parts.append("</table>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts) + "\n")

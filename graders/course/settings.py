@@ -14,7 +14,7 @@ assignment without the file needs none::
     [limits]
     cell_seconds = 900
     notebook_seconds = 3600
-    memory_gib = 16
+    memory_gib = 16                         # real memory under a cgroup (root), else address space
     processes = 1024
 
     # How `graders demo` and `graders data provision` write a data file that is

@@ -179,12 +179,19 @@ class LimitedClient(NotebookClient):
         except CellTimeoutError:  # the interrupt did not take: the kernel cannot run anything else
             raise StopExecution from None
         except DeadKernelError:
-            self.report.events.append(f"{self.current}: the kernel died (exit, crash or memory limit)")
+            self.report.events.append(f"{self.current}: {self._death()}")
             raise StopExecution from None
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and output.get("ename") != "CellTimeoutError":
                 self.report.events.append(f"{self.current}: {output.get('ename')}: {str(output.get('evalue'))[:200]}")
         return cell
+
+    def _death(self) -> str:
+        """Why the kernel died, as far as the grader can tell."""
+        if self.sandbox.memory_limit_reached():
+            return (f"the kernel was stopped at the memory limit of {self.limits.memory_bytes / 1024**3:g} GiB "
+                    "(memory it really used, counted by a cgroup)")
+        return "the kernel died (exit, crash or memory limit)"
 
     async def _run_grader_code(self, code: str, cell_index: int) -> str:
         """Run the grader's ``code`` in the kernel as a cell of its own; its error, if any, in words."""
@@ -194,7 +201,7 @@ class LimitedClient(NotebookClient):
         except CellTimeoutError:
             raise StopExecution from None
         except DeadKernelError:
-            self.report.events.append(f"{self.current}: the kernel died (exit, crash or memory limit)")
+            self.report.events.append(f"{self.current}: {self._death()}")
             raise StopExecution from None
         finally:
             self.nb.cells[cell_index] = original  # nbclient puts the cell it ran in the notebook's place

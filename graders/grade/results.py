@@ -40,6 +40,7 @@ class Grading:
     extra: dict = field(default_factory=dict)  # feedback plots' data (Gradescope's extra_data), never scored
     grader_errors: list[str] = field(default_factory=list)  # test cells the engine could not run, and why
     recorded: dict = field(default_factory=dict)  # reference runs: what the test cells read (``graders.reference``)
+    resources: dict = field(default_factory=dict)  # what the kernel used (``sandbox.Usage.as_dict``)
 
     def score(self, name: str) -> float:
         result = self.checks.get(name)
@@ -76,7 +77,8 @@ def to_gradescope(grading: Grading, notebook: str | None = None) -> dict:
         "execution_time": round(grading.seconds, 1),
         "output": "\n".join(grading.events) or "The notebook ran to the end.",
         "tests": tests,
-        "extra_data": {**grading.extra, **({"grader_errors": grading.grader_errors} if grading.grader_errors else {})},
+        "extra_data": {**grading.extra, **({"grader_errors": grading.grader_errors} if grading.grader_errors else {}),
+                       **({"resources": grading.resources} if grading.resources else {})},
     }
 
 
@@ -105,6 +107,7 @@ def submission_results(gradings: dict[str, Grading]) -> dict:
         output += [f"{name}: {line}" for line in part["output"].splitlines()]
         errors += [f"{name}: {error}" for error in part["extra_data"].pop("grader_errors", [])]
     first = next(iter(parts.values()))["extra_data"]
+    used = combined_resources([part["extra_data"].get("resources") for part in parts.values()])
     return {
         "score": sum(part["score"] for part in parts.values()),
         "max_score": sum(part["max_score"] for part in parts.values()),
@@ -112,8 +115,41 @@ def submission_results(gradings: dict[str, Grading]) -> dict:
         "output": "\n".join(output),
         "tests": tests,
         "extra_data": {**first, "notebooks": {name: part["extra_data"] for name, part in parts.items()},
-                       **({"grader_errors": errors} if errors else {})},
+                       **({"grader_errors": errors} if errors else {}), **({"resources": used} if used else {})},
     }
+
+
+def combined_resources(parts: list[dict | None]) -> dict:
+    """The resources of a submission of several notebooks (each ``Usage.as_dict`` or None): the highest peak,
+    CPU and wall seconds added up (None when a notebook's are unknown)."""
+    known = [part for part in parts if part]
+    if not known:
+        return {}
+
+    def total(key: str) -> float | None:
+        values = [part.get(key) for part in known]
+        return None if None in values or len(known) < len(parts) else round(sum(values), 2)
+
+    peaks = [part["peak_memory_bytes"] for part in known if part.get("peak_memory_bytes") is not None]
+    return {"peak_memory_bytes": max(peaks) if peaks else None, "cpu_seconds": total("cpu_seconds"),
+            "wall_seconds": total("wall_seconds"),
+            "measured_by": "+".join(sorted({part.get("measured_by", "") for part in known})),
+            "memory_limit_reached": any(part.get("memory_limit_reached") for part in known)}
+
+
+def memory_text(size: int | None) -> str:
+    """Bytes for a person: ``1.2 GiB``, ``350 MiB``, or ``-`` when unknown."""
+    if size is None:
+        return "-"
+    return f"{size / 1024**3:.1f} GiB" if size >= 1024**3 else f"{size / 1024**2:.0f} MiB"
+
+
+def resources_line(resources: dict) -> str:
+    """What the kernel used, in one line (``Usage.as_dict``)."""
+    cpu = resources.get("cpu_seconds")
+    return (f"kernel: peak memory {memory_text(resources.get('peak_memory_bytes'))}, CPU "
+            f"{'-' if cpu is None else f'{cpu:.1f} s'}, wall {resources.get('wall_seconds', 0):.1f} s "
+            f"(measured by {resources.get('measured_by', '?')})")
 
 
 def without_notebook(line: str) -> str:
@@ -157,6 +193,8 @@ def print_table(grading: Grading, title: str, console: Console | None = None) ->
     console.print(table)
     for event in grading.events:
         console.print(Text(event, style="yellow"))
+    if grading.resources:
+        console.print(Text(resources_line(grading.resources)))
     total = sum(grading.score(name) for name in grading.points)
     console.print(f"[bold]score {total:g} / {sum(grading.points.values()):g}[/] "
                   f"(execution {grading.seconds:.1f} s)")

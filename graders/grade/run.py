@@ -140,14 +140,8 @@ def grade(
             outcomes, errors = _outcomes(executed, checker, graded)
         finally:
             checker.close()
-        isolation = (
-            []
-            if sandbox.user is not None
-            else [
-                "sandbox: the grader is not root, so the kernel ran without a separate user, filesystem or "
-                "network isolation (resource limits and checks outside the kernel still apply)"
-            ]
-        )
+        isolation = [sandbox.isolation.note()] if sandbox.isolation.note() else []
+        usage = sandbox.usage()
     checks = {
         name: CheckResult(name, outcome.score, outcome.message, hidden.get(name, False), outcome.outputs)
         for name, outcome in outcomes.items()
@@ -175,6 +169,7 @@ def grade(
         checker.feedback or {},
         errors,
         _recorded(checker) if record else {},
+        usage.as_dict(),
     )
 
 

@@ -1,26 +1,36 @@
-"""A sandbox per submission: its own folder, user, limits, no network.
+"""A sandbox per submission: its own folder and view of the machine, limits, no network.
 
 The kernel runs in a fresh temporary folder holding only the notebook and a
-copy of the data. When the grader is root, the kernel starts in new mount and
-network namespaces (``unshare``), sees empty folders in place of the course,
-the kit's sources, other users' homes and ``/tmp``, and runs as an
-unprivileged user of its own; it talks to the grader over Unix sockets in its folder.
+copy of the data. With bubblewrap (``view``) it sees nothing of the host but
+the system's libraries and the Python installation, read-only, and its own
+folder, ``/tmp``, ``/dev`` and ``/proc``; it has no network, and talks to the
+grader over Unix sockets in its folder. A root grader also gives it a user of
+its own; a grader that is not root gets the same view through a user
+namespace. A cgroup (``cgroup``), where one can be made, limits the memory it
+really uses and measures its peak and CPU time. ``isolation()`` says what
+this machine allows, and the results name whatever protection is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import pwd
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
 import graders
+from graders.grade.cgroup import Cgroup
+from graders.grade.view import bubblewrap_arguments, etc_files
 
 GiB = 1024**3
 MiB = 1024**2
@@ -32,7 +42,7 @@ class Limits:
 
     cell_seconds: int = 900
     notebook_seconds: int = 3600
-    memory_bytes: int = 16 * GiB  # address space: TensorFlow reserves far more than it touches
+    memory_bytes: int = 16 * GiB  # real memory with a cgroup, else address space (TensorFlow reserves far more)
     processes: int = 1024  # threads count too
     file_bytes: int = 1 * GiB
     output_bytes_per_cell: int = 1 * MiB
@@ -68,9 +78,124 @@ def unprivileged_user() -> tuple[int, int] | None:
     return uid, uid
 
 
-def is_isolated() -> bool:
-    """Namespaces and a separate user are only available to a root grader."""
-    return os.geteuid() == 0 and shutil.which("unshare") is not None and shutil.which("mount") is not None
+ADMINISTRATOR_ADVICE = (
+    "for full isolation install bubblewrap (Debian: apt install bubblewrap) and either grade as root or let "
+    "users create user namespaces (sysctl user.max_user_namespaces > 0; Debian 10 and older also "
+    "kernel.unprivileged_userns_clone=1; Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0)"
+)
+CGROUP_ADVICE = (
+    "for a limit on real memory grade as root, or name a delegated cgroup v2 folder in GRADERS_CGROUP "
+    "(systemd-run --user -p Delegate=yes)"
+)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What protects a kernel on this machine, decided once per process (``isolation()``)."""
+
+    # "root" (bubblewrap, a user of its own), "user-namespace" (bubblewrap without root: the same view, as the
+    # grader's user mapped into a user namespace) or "none" (resource limits only)
+    mode: str
+    cgroup: bool  # a cgroup per sandbox: a limit on real memory, its peak and CPU time measured
+    why: str = ""  # why bubblewrap cannot be used, when mode is "none"
+
+    @property
+    def missing(self) -> list[str]:
+        """The protections the kernel runs without, in words (empty: none)."""
+        missing = []
+        if self.mode == "none":
+            missing += ["a filesystem view of its own (the kernel can read every file the grader's user can)",
+                        "network isolation (the kernel can open sockets)",
+                        "a process namespace of its own"]
+            missing += ["a user of its own (the kernel runs as the grader's user)"]
+        if not self.cgroup:
+            missing += ["a limit on real memory (without a cgroup the limit is on address space, and peak memory "
+                        "is the kernel process's own)"]
+        return missing
+
+    def note(self) -> str:
+        """One line for the results and the batch's summary ("" when nothing is missing)."""
+        missing = self.missing
+        if not missing:
+            return ""
+        advice = [ADMINISTRATOR_ADVICE] if self.mode == "none" else []
+        advice += [CGROUP_ADVICE] if not self.cgroup else []
+        why = f" ({self.why})" if self.why else ""
+        return (f"sandbox: isolation {self.mode}{why}; the kernel ran without " + "; ".join(missing) +
+                ". " + "; ".join(advice))
+
+
+def _bubblewrap_works(user_namespace: bool) -> str:
+    """"" when bubblewrap can start a sandbox here, else why not (its error)."""
+    command = ["bwrap", "--unshare-net", "--unshare-pid", *(["--unshare-user"] if user_namespace else []),
+               "--ro-bind", "/", "/", "--", "true"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return str(error)
+    return "" if done.returncode == 0 else (done.stderr.strip() or f"exit status {done.returncode}")[:300]
+
+
+@functools.cache
+def isolation() -> Isolation:
+    """How kernels are isolated on this machine: probed once (a bubblewrap run, a cgroup made and removed)."""
+    root = os.geteuid() == 0
+    probe = Cgroup.create(64 * MiB, 16)
+    if probe is not None:
+        probe.remove()
+    if shutil.which("bwrap") is None:
+        return Isolation("none", probe is not None, "bubblewrap (bwrap) is not installed")
+    why = _bubblewrap_works(user_namespace=not root)
+    if why:
+        return Isolation("none", probe is not None, f"bubblewrap cannot start a sandbox here: {why}")
+    return Isolation("root" if root else "user-namespace", probe is not None)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one kernel used, for sizing limits (``extra_data.resources`` of the results)."""
+
+    peak_memory_bytes: int | None
+    cpu_seconds: float | None
+    wall_seconds: float
+    measured_by: str  # "cgroup" (every process of the sandbox) or "process" (the kernel's processes at its end)
+    memory_limit_reached: bool = False
+
+    def as_dict(self) -> dict:
+        return {"peak_memory_bytes": self.peak_memory_bytes,
+                "cpu_seconds": None if self.cpu_seconds is None else round(self.cpu_seconds, 2),
+                "wall_seconds": round(self.wall_seconds, 2), "measured_by": self.measured_by,
+                "memory_limit_reached": self.memory_limit_reached}
+
+
+def process_usage(top: int) -> tuple[int | None, float | None]:
+    """Peak resident memory (the largest ``VmHWM`` among them) and CPU seconds (their own and their ended
+    children's) of process ``top`` and every process below it, read from ``/proc`` while they run."""
+    parents, stats = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)], stats[int(entry.name)] = int(fields[1]), fields
+    below = {top} if top in stats else set()
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in below} - below
+        below |= more
+        grew = bool(more)
+    if not below:
+        return None, None
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = sum(sum(int(stats[pid][i]) for i in (11, 12, 13, 14)) for pid in below) / ticks
+    peak = 0
+    for pid in below:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+    return peak or None, cpu
 
 
 class Sandbox:
@@ -78,21 +203,29 @@ class Sandbox:
 
     def __init__(self, limits: Limits, hide: tuple[Path, ...] = ()):
         self.limits = limits
+        self.isolation = isolation()
         self.root = Path(tempfile.mkdtemp(prefix="graders-sandbox-"))
         self.exports = self.root / "exports"
-        self.exports.mkdir()
-        # Outside /tmp, which the kernel sees as a private scratch: see sandbox_launch.isolate.
-        self.stash = Path(tempfile.mkdtemp(prefix="graders-stash-", dir="/run" if os.path.isdir("/run") else None))
-        self.user = unprivileged_user() if is_isolated() else None
+        # The grader's own: the kernel's /etc files (bound read-only), never inside the kernel's folder.
+        self.private = Path(tempfile.mkdtemp(prefix="graders-private-"))
+        self.user = unprivileged_user() if self.isolation.mode == "root" else None
         package = Path(graders.__file__).resolve().parent
-        course = package.parent if (package.parent / "source").is_dir() else package  # a checkout, or site-packages
-        self.hide = (package, course, Path("/root"), Path("/home"), *hide)
-        self.scratch = (Path(tempfile.gettempdir()), Path("/var/tmp"), Path("/dev/shm"))
+        self.hide = (package, *hide)
         self.variables: dict[str, str] = {}  # the data files' variables, for the kernel's environment
+        for folder in (self.exports, self.root / ".tmp", self.root / ".shm"):
+            folder.mkdir()
         if self.user is not None:
-            for path in (self.root, self.exports):
+            for path in (self.root, self.exports, self.root / ".tmp", self.root / ".shm"):
                 os.chown(path, *self.user)
         os.chmod(self.root, 0o700)
+        (self.private / "etc").mkdir()
+        uid, gid = self.user or (os.getuid(), os.getgid())
+        for name, content in etc_files(uid, gid, self.root).items():
+            (self.private / "etc" / name).write_text(content)
+        self.cgroup = (Cgroup.create(limits.memory_bytes, limits.processes) if self.isolation.cgroup else None)
+        self.measured: tuple[int | None, float | None] = (None, None)  # the /proc figures at the kernel's end
+        self.started: float | None = None
+        self.seconds = 0.0
 
     def add_file(self, source: Path, name: str) -> Path:
         """Copy a file into the sandbox, readable by the kernel."""
@@ -126,28 +259,34 @@ class Sandbox:
     def launch_prefix(self) -> list[str]:
         """The command that wraps the kernel's own command line.
 
-        ``setpriv --pdeathsig KILL`` ends the sandbox when the grader dies, even by SIGKILL (a killed
-        batch or worker), so no kernel outlives its grader.
+        ``sandbox_launch`` (outside the view) joins the cgroup, sets the resource limits and asks for SIGKILL
+        when the grader dies, then becomes bubblewrap, which builds the view (``view``) and, when the grader is
+        root, starts the kernel as the sandbox's user through ``setpriv``; ``prlimit`` counts the processes of
+        that user inside the sandbox. Without bubblewrap only the limits apply (``Isolation.missing``).
         """
-        orphan_guard = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
-        keep = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent,
-                self.root}
-        command = [sys.executable, "-m", "graders.grade.sandbox_launch", "--workdir", str(self.root),
-                   "--memory", str(self.limits.memory_bytes), "--processes", str(self.limits.processes),
-                   "--file-size", str(self.limits.file_bytes)]
-        if self.user is None:
-            return [*orphan_guard, *command, "--"]
-        command += ["--uid", str(self.user[0]), "--gid", str(self.user[1])]
-        command += [arg for path in self.hide for arg in ("--hide", str(path))]
-        command += [arg for path in self.scratch for arg in ("--scratch", str(path))]
-        command += [arg for path in sorted(keep) for arg in ("--keep", str(path))]
-        command += ["--stash", str(self.stash)]
-        return [*orphan_guard, "unshare", "--mount", "--net", "--pid", "--mount-proc", "--fork", "--kill-child", "--",
-                *command, "--"]
+        launcher = [sys.executable, "-m", "graders.grade.sandbox_launch", "--workdir", str(self.root),
+                    "--file-size", str(self.limits.file_bytes)]
+        if self.cgroup is None:  # no cgroup: an address-space limit is all there is
+            launcher += ["--memory", str(self.limits.memory_bytes)]
+        for procs in self.cgroup.procs_files() if self.cgroup else []:
+            launcher += ["--cgroup", str(procs)]
+        processes = ["prlimit", f"--nproc={self.limits.processes}:{self.limits.processes}", "--"]
+        if self.isolation.mode == "none":
+            return [*launcher, "--processes", str(self.limits.processes), "--"]
+        if self.user is not None:
+            launcher += ["--uid", str(self.user[0]), "--gid", str(self.user[1])]
+        view = bubblewrap_arguments(self.root, self.private / "etc", self.hide,
+                                    user_namespace=self.isolation.mode == "user-namespace")
+        drop = []
+        if self.user is not None:
+            drop = ["setpriv", f"--reuid={self.user[0]}", f"--regid={self.user[1]}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        return [*launcher, "--", "bwrap", *view, "--", *drop, *processes]
 
     def kernel_manager_class(self) -> type[AsyncKernelManager]:
-        """A kernel manager class whose kernels start inside this sandbox, on Unix sockets."""
-        prefix, root = self.launch_prefix(), self.root
+        """A kernel manager class whose kernels start inside this sandbox, on Unix sockets; before a kernel is
+        shut down, what it used is read (``usage``)."""
+        prefix, root, sandbox = self.launch_prefix(), self.root, self
 
         class SandboxedKernelManager(AsyncKernelManager):
             def __init__(self, **kwargs):
@@ -157,7 +296,36 @@ class Sandbox:
             def format_kernel_cmd(self, extra_arguments=None):
                 return prefix + super().format_kernel_cmd(extra_arguments)
 
+            async def _async_launch_kernel(self, kernel_cmd, **kw):
+                sandbox.started = time.monotonic()
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+            async def shutdown_kernel(self, now: bool = False, restart: bool = False):
+                sandbox.kernel_ending(getattr(getattr(self, "provisioner", None), "pid", None))
+                return await super()._async_shutdown_kernel(now=now, restart=restart)
+
         return SandboxedKernelManager
+
+    def kernel_ending(self, pid: int | None) -> None:
+        """Note the kernel's wall time, and (without a cgroup) what its processes used, before it is stopped."""
+        if self.started is not None:
+            self.seconds += time.monotonic() - self.started
+            self.started = None
+        if self.cgroup is None and pid is not None:
+            self.measured = process_usage(pid)
+
+    def usage(self) -> Usage:
+        """What the kernel used: from the cgroup (every process, even after the kernel died), else from
+        ``/proc`` when the kernel was shut down (nothing, if it had already ended)."""
+        if self.cgroup is not None:
+            used = self.cgroup.usage()
+            return Usage(used.peak_memory_bytes, used.cpu_seconds, self.seconds, "cgroup", used.oom_killed)
+        return Usage(*self.measured, self.seconds, "process")
+
+    def memory_limit_reached(self) -> bool:
+        """The cgroup's limit stopped a process of the kernel (False without a cgroup: the kernel then gets a
+        MemoryError of its own)."""
+        return self.cgroup is not None and self.cgroup.usage().oom_killed
 
     def environment(self) -> dict[str, str]:
         """The kernel's environment: nothing of the grader's but what Python and TensorFlow need."""
@@ -173,8 +341,11 @@ class Sandbox:
         return env
 
     def cleanup(self) -> None:
+        """Stop whatever is left of the kernel, delete its cgroup and folders."""
+        if self.cgroup is not None:
+            self.cgroup.remove()
         shutil.rmtree(self.root, ignore_errors=True)
-        shutil.rmtree(self.stash, ignore_errors=True)
+        shutil.rmtree(self.private, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self
