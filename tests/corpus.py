@@ -133,7 +133,7 @@ if connected:
 """, message=NOT_DEFINED),
     Attack("infinite_loop", "while True:\n    pass", after="test_cnn_shapes", message="timed out after"),
     Attack("memory_bomb", "hog = [bytearray(256 * 1024**2) for _ in range(64)]", after="test_cnn_shapes",
-           message="MemoryError", cgroup_message="stopped at the memory limit of 4 GiB"),
+           message="MemoryError", cgroup_message="stopped at the memory limit of 4.0 GiB"),
     Attack("fork_bomb", """
 import os, time
 while True:

@@ -42,6 +42,16 @@ for host, port in SETTINGS["tcp"]:
 for name in SETTINGS["unix"]:
     found["sockets"][name] = attempt(lambda: connect(socket.AF_UNIX, name.replace("@", "\0", 1)))
 found["passwd"] = attempt(lambda: open("/etc/passwd").read())
+AF_VSOCK, AF_PACKET = 40, 17
+found["families"] = {name: attempt(lambda: socket.socket(family, socket.SOCK_STREAM).close() or "created")
+                     for name, family in (("vsock", AF_VSOCK), ("packet", AF_PACKET))}
+import ctypes
+found["user_namespace"] = ctypes.CDLL(None, use_errno=True).unshare(0x10000000)  # -1: refused
+def move_exports():  # a link in place of exports/ would send the grader's writes to a host folder
+    os.rename("exports", "exports-moved")
+    os.rename("exports-moved", "exports")
+    return "moved"
+found["move_exports"] = attempt(move_exports)
 found["uid"] = os.getuid()
 found["processes"] = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
 hog = bytearray(SETTINGS["touch_bytes"])

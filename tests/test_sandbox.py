@@ -27,7 +27,8 @@ from corpus import ATTACKS, write_corpus
 
 from graders.grade.cgroup import CgroupUsage
 from graders.grade.sandbox import FIRST_SANDBOX_UID, GiB, MiB, isolation
-from graders.grade.view import MERGED, SYSTEM, SYSTEM_FILES, etc_files, python_paths
+from graders.grade.seccomp import supported as seccomp_supported
+from graders.grade.view import MERGED, SYSTEM, SYSTEM_FILES, bubblewrap_arguments, etc_files, python_paths
 from graders.lessons.mnist_cnn.data import ENV_VAR
 
 USER = "graders-sandbox-test"  # created when the suite runs as root
@@ -260,8 +261,8 @@ def _shown() -> list[Path]:
 def _may_list(folder: Path, entry: str) -> bool:
     """An entry the view may show in ``folder``: a path it shows, a folder above one, or the sandbox's own."""
     path = folder / entry
-    if folder == Path("/tmp"):
-        return entry.startswith("graders-sandbox-")
+    if folder == Path("/tmp") and entry.startswith("graders-sandbox-"):
+        return True
     if folder == Path("/dev"):
         return entry in DEVICES
     return any(path == shown or shown.is_relative_to(path) or path.is_relative_to(shown) for shown in _shown())
@@ -279,7 +280,7 @@ def test_no_listing_shows_host_content(probed, host):
         assert not isinstance(listings[str(folder)], list) or listings[str(folder)] == [], (identity, folder)
     assert listings["/etc"] and set(listings["/etc"]) <= ETC
     assert set(listings["/usr/share"]) <= {"zoneinfo"}
-    assert [entry for entry in listings["/tmp"] if entry.startswith("graders-sandbox-")] == listings["/tmp"]
+    assert any(entry.startswith("graders-sandbox-") for entry in listings["/tmp"])
 
 
 def test_canary_files_and_course_files_cannot_be_read_or_written(probed, host):
@@ -360,7 +361,7 @@ def test_the_memory_limit_stops_a_submission_that_uses_more(identity, host):
     assert report["probe"] is None and report["score"] == 15
     events = "\n".join(report["events"])
     if report["resources"]["measured_by"] == "cgroup":
-        assert "stopped at the memory limit of 1 GiB" in events and report["resources"]["memory_limit_reached"]
+        assert "stopped at the memory limit of 1.0 GiB" in events and report["resources"]["memory_limit_reached"]
         assert report["resources"]["peak_memory_bytes"] >= 0.9 * GiB
     else:
         assert "MemoryError" in events
@@ -473,3 +474,60 @@ def test_the_view_shows_the_python_installation_but_never_the_checkout_or_the_sy
     assert any(Path(sys.executable).resolve().is_relative_to(path) for path in paths)
     assert not any(path in (Path("/"), Path("/usr"), Path("/etc"), Path("/home"), Path("/root")) for path in paths)
     assert ROOT not in paths and not any(ROOT.is_relative_to(path) for path in paths)
+
+
+def test_a_python_installation_under_tmp_is_shown_inside_the_private_tmp():
+    """A checkout cloned into /tmp with its .venv: the private /tmp must not hide it (bubblewrap for real)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="graders-python-", dir="/tmp") as python,
+        tempfile.TemporaryDirectory(prefix="graders-sandbox-", dir="/tmp") as root,
+        tempfile.TemporaryDirectory(prefix="graders-private-") as etc,
+    ):
+        (Path(python) / "marker").write_text("the interpreter's files\n")
+        (Path(root) / "exports").mkdir()
+        for name, content in etc_files(os.getuid(), os.getgid(), Path(root)).items():
+            (Path(etc) / name).write_text(content)
+        for folder in (python, root):
+            Path(folder).chmod(0o755)
+        arguments = bubblewrap_arguments(
+            Path(root), Path(etc), python=[*python_paths(), Path(python)], user_namespace=os.geteuid() != 0
+        )
+        done = subprocess.run(
+            ["bwrap", *arguments, "--", "/bin/sh", "-c", f"cat {python}/marker; ls /tmp"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("the interpreter's files")
+    assert set(done.stdout.splitlines()[1:]) == {Path(python).name, Path(root).name}
+
+
+def test_the_kernel_cannot_move_its_exports_make_vsock_sockets_or_user_namespaces(probed):
+    identity, report, _ = probed
+    probe = report["probe"]
+    assert probe["move_exports"].startswith("error:"), identity  # a mount point: EBUSY
+    if seccomp_supported():
+        assert all(value.startswith("error:") for value in probe["families"].values()), (identity, probe["families"])
+        assert probe["user_namespace"] == -1, identity
+
+
+@pytest.mark.skipif(not isolation().cgroup, reason="no cgroup can be made here (not root, none delegated)")
+def test_groups_a_killed_grader_left_are_swept_and_live_ones_kept():
+    from graders.grade.cgroup import Cgroup
+
+    left = Cgroup.create(64 * MiB, 16)  # as if its grader had been killed before ``remove``
+    live = Cgroup.create(64 * MiB, 16)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        for procs in live.procs_files():
+            procs.write_text(str(sleeper.pid))
+        assert Cgroup.sweep(older_than=60) == 0  # both are new
+        assert Cgroup.sweep(older_than=0) >= len(left.folders)
+        assert not any(folder.exists() for folder in left.folders.values())
+        assert all(folder.exists() for folder in live.folders.values())  # a group with a process stays
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        live.remove()
+    assert not any(folder.exists() for folder in live.folders.values())

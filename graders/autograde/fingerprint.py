@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # graders/
 GRADING_MODULES = (
     "course/assignment.py", "course/settings.py", "course/cells.py",  # what an assignment is
     "grade/submission.py", "grade/sandbox.py", "grade/sandbox_launch.py", "grade/view.py", "grade/cgroup.py",
+    "grade/seccomp.py",
     "grade/execute.py",
     "grade/kernel_bridge.py", "grade/bring_across.py", "grade/checker.py", "grade/export.py", "grade/run.py",
     "grade/results.py",  # one submission

@@ -183,6 +183,25 @@ class Cgroup:
         text = self._read("" if self.version == 2 else "memory", "cgroup.procs") or ""
         return [int(pid) for pid in text.split()]
 
+    @staticmethod
+    def sweep(older_than: float = 600.0) -> int:
+        """Delete the empty groups of sandboxes whose grader was killed (``remove`` never ran), made more than
+        ``older_than`` seconds ago (a live sandbox joins its group within seconds, and a group with processes
+        cannot be deleted); how many were deleted."""
+        parents = []
+        v2 = _parent_v2()
+        if v2 is not None:
+            parents.append(v2)
+        parents += list((_parents_v1() or {}).values())
+        removed = 0
+        for parent in parents:
+            for folder in parent.glob("*sandbox-*"):
+                with contextlib.suppress(OSError):
+                    if time.time() - folder.stat().st_ctime > older_than and not (folder / "cgroup.procs").read_text():
+                        folder.rmdir()
+                        removed += 1
+        return removed
+
     def remove(self, wait: float = 5.0) -> None:
         """Kill what is left in the group and delete it (a folder that stays busy is left for the kernel to
         free with its last process)."""

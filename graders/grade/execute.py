@@ -25,6 +25,7 @@ from nbformat import NotebookNode
 from graders.course.cells import TestCell, is_test_cell
 from graders.grade.checker import Checker, needs_kernel
 from graders.grade.export import create_for_kernel
+from graders.grade.results import memory_text
 from graders.grade.sandbox import Limits, Sandbox
 
 SEED = 0
@@ -162,8 +163,10 @@ class LimitedClient(NotebookClient):
         self.sandbox, self.checker, self.tests, self.imports = sandbox, checker, tests, imports
         self.not_brought: dict[int, str] = {}  # test cell index -> why its objects could not be brought across
         self.calls = 0
+        self.cells_started = 0  # none: the kernel never started
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        self.cells_started += 1
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             self.report.events.append(f"notebook time limit of {self.limits.notebook_seconds} s reached before "
@@ -183,13 +186,16 @@ class LimitedClient(NotebookClient):
             raise StopExecution from None
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and output.get("ename") != "CellTimeoutError":
-                self.report.events.append(f"{self.current}: {output.get('ename')}: {str(output.get('evalue'))[:200]}")
+                event = f"{self.current}: {output.get('ename')}: {str(output.get('evalue'))[:200]}"
+                if output.get("ename") == "MemoryError" and self.sandbox.cgroup is None:
+                    event += f" (the kernel's address-space limit is {memory_text(self.limits.memory_bytes)})"
+                self.report.events.append(event)
         return cell
 
     def _death(self) -> str:
         """Why the kernel died, as far as the grader can tell."""
         if self.sandbox.memory_limit_reached():
-            return (f"the kernel was stopped at the memory limit of {self.limits.memory_bytes / 1024**3:g} GiB "
+            return (f"the kernel was stopped at the memory limit of {memory_text(self.limits.memory_bytes)} "
                     "(memory it really used, counted by a cgroup)")
         return "the kernel died (exit, crash or memory limit)"
 
@@ -266,6 +272,7 @@ class Executed:
     report: ExecutionReport
     not_brought: dict[int, str]  # test cell index -> why its objects could not be brought across
     final: str | None  # the description of the last cell's objects, for the feedback
+    kernel_error: str = ""  # the kernel never started: a fault of the grader's machine, never the student's
 
 
 def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: dict[str, TestCell],
@@ -276,6 +283,7 @@ def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: d
     assignment's notebook imports (Keras is seeded when they include it; None: always); ``seed``: a reference
     run's (``instrument``)."""
     report = ExecutionReport()
+    kernel_error = ""
     keras = modules is None or bool({"keras", "tensorflow"} & modules)
     instrumented, labels = instrument(notebook, sandbox, keras, seed)
     client = LimitedClient(instrumented, labels, sandbox.limits, report, sandbox, checker, tests, imports or {},
@@ -291,7 +299,12 @@ def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: d
         pass
     except (RuntimeError, DeadKernelError) as error:  # the kernel never started or died between cells
         report.events.append(f"the kernel stopped: {error}")
+        if not client.cells_started:  # nothing of the submission's had run: the sandbox or its limits are at fault
+            hint = ("" if sandbox.cgroup is not None else
+                    f"; without a cgroup the memory limit ({memory_text(sandbox.limits.memory_bytes)}) is on address "
+                    "space, and too low a limit keeps Python from starting")
+            kernel_error = f"the kernel could not start in the sandbox ({error}{hint})"
     finally:
         report.seconds = time.monotonic() - start
     final = sandbox.exports / f"bring-{FINAL}.json"
-    return Executed(instrumented, report, client.not_brought, final.name if final.is_file() else None)
+    return Executed(instrumented, report, client.not_brought, final.name if final.is_file() else None, kernel_error)

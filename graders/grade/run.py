@@ -138,6 +138,8 @@ def grade(
                                seed)
             checker.finish(executed.final)
             outcomes, errors = _outcomes(executed, checker, graded)
+            if executed.kernel_error:  # every test cell is 0 for a reason that is not the student's
+                errors.insert(0, executed.kernel_error)
         finally:
             checker.close()
         isolation = [sandbox.isolation.note()] if sandbox.isolation.note() else []

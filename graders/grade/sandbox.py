@@ -30,6 +30,8 @@ from jupyter_client.manager import AsyncKernelManager
 
 import graders
 from graders.grade.cgroup import Cgroup
+from graders.grade.seccomp import program as seccomp_program
+from graders.grade.seccomp import supported as seccomp_supported
 from graders.grade.view import bubblewrap_arguments, etc_files
 
 GiB = 1024**3
@@ -140,6 +142,7 @@ def _bubblewrap_works(user_namespace: bool) -> str:
 def isolation() -> Isolation:
     """How kernels are isolated on this machine: probed once (a bubblewrap run, a cgroup made and removed)."""
     root = os.geteuid() == 0
+    Cgroup.sweep()
     probe = Cgroup.create(64 * MiB, 16)
     if probe is not None:
         probe.remove()
@@ -204,18 +207,17 @@ class Sandbox:
     def __init__(self, limits: Limits, hide: tuple[Path, ...] = ()):
         self.limits = limits
         self.isolation = isolation()
+        self.user = unprivileged_user() if self.isolation.mode == "root" else None  # before any folder is made
         self.root = Path(tempfile.mkdtemp(prefix="graders-sandbox-"))
         self.exports = self.root / "exports"
         # The grader's own: the kernel's /etc files (bound read-only), never inside the kernel's folder.
         self.private = Path(tempfile.mkdtemp(prefix="graders-private-"))
-        self.user = unprivileged_user() if self.isolation.mode == "root" else None
         package = Path(graders.__file__).resolve().parent
         self.hide = (package, *hide)
         self.variables: dict[str, str] = {}  # the data files' variables, for the kernel's environment
-        for folder in (self.exports, self.root / ".tmp", self.root / ".shm"):
-            folder.mkdir()
+        self.exports.mkdir()
         if self.user is not None:
-            for path in (self.root, self.exports, self.root / ".tmp", self.root / ".shm"):
+            for path in (self.root, self.exports):
                 os.chown(path, *self.user)
         os.chmod(self.root, 0o700)
         (self.private / "etc").mkdir()
@@ -275,8 +277,13 @@ class Sandbox:
             return [*launcher, "--processes", str(self.limits.processes), "--"]
         if self.user is not None:
             launcher += ["--uid", str(self.user[0]), "--gid", str(self.user[1])]
+        seccomp = self.private / "seccomp.bpf" if seccomp_supported() else None
+        if seccomp is not None:
+            seccomp.write_bytes(seccomp_program())
+            launcher += ["--seccomp-file", str(seccomp)]
         view = bubblewrap_arguments(self.root, self.private / "etc", self.hide,
-                                    user_namespace=self.isolation.mode == "user-namespace")
+                                    user_namespace=self.isolation.mode == "user-namespace",
+                                    scratch_bytes=self.limits.file_bytes, seccomp=seccomp is not None)
         drop = []
         if self.user is not None:
             drop = ["setpriv", f"--reuid={self.user[0]}", f"--regid={self.user[1]}", "--clear-groups",
@@ -317,6 +324,8 @@ class Sandbox:
     def usage(self) -> Usage:
         """What the kernel used: from the cgroup (every process, even after the kernel died), else from
         ``/proc`` when the kernel was shut down (nothing, if it had already ended)."""
+        if self.started is not None:  # a kernel that died is never shut down: its life ends now
+            self.kernel_ending(None)
         if self.cgroup is not None:
             used = self.cgroup.usage()
             return Usage(used.peak_memory_bytes, used.cpu_seconds, self.seconds, "cgroup", used.oom_killed)

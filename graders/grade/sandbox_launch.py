@@ -1,7 +1,8 @@
 """Start a kernel's sandbox: run as ``python -m graders.grade.sandbox_launch [OPTIONS] -- COMMAND...``.
 
 It runs as the grader, outside the sandbox's view: it joins the sandbox's
-cgroup (``--cgroup``, each ``cgroup.procs`` file), hands the kernel's
+cgroup (``--cgroup``, each ``cgroup.procs`` file), opens the seccomp filter
+for bubblewrap (``--seccomp-file``), hands the kernel's
 connection file to the sandbox's user, applies the resource limits, asks to be
 killed when the grader dies, and replaces itself with ``COMMAND`` (bubblewrap,
 which builds the view and starts the kernel; see ``sandbox.launch_prefix``).
@@ -15,6 +16,8 @@ import os
 import resource
 import signal
 from pathlib import Path
+
+from graders.grade.view import SECCOMP_FD
 
 
 def apply_limits(memory: int, processes: int, file_size: int) -> None:
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=0)
     parser.add_argument("--file-size", type=int, default=0)
     parser.add_argument("--cgroup", type=Path, action="append", default=[])
+    parser.add_argument("--seccomp-file", type=Path, default=None)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -69,6 +73,10 @@ def main() -> None:
         connection = connection_file(command)
         if connection is not None:
             os.chown(connection, args.uid, args.gid)
+    if args.seccomp_file is not None:  # bubblewrap reads the filter from a descriptor it inherits
+        descriptor = os.open(args.seccomp_file, os.O_RDONLY)
+        os.set_inheritable(descriptor, True)
+        command = [str(descriptor) if part == SECCOMP_FD else part for part in command]
     die_with_parent()
     apply_limits(args.memory, args.processes, args.file_size)
     os.chdir(args.workdir)

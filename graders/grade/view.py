@@ -14,7 +14,7 @@ The kernel's root folder is empty but for:
   loader's cache and the time zone;
 - the sandbox's own folder (read-write, at the same path as on the host, so
   paths the grader hands over need no translation), a private ``/tmp`` and
-  ``/dev/shm`` (folders inside it), a minimal ``/dev`` and its own ``/proc``.
+  ``/dev/shm`` (size-limited tmpfs), a minimal ``/dev`` and its own ``/proc``.
 
 Nothing else is writable: the root folder and ``/dev`` are made read-only
 once the view is built.
@@ -31,6 +31,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+SECCOMP_FD = "{seccomp-fd}"  # replaced by sandbox_launch with the descriptor of the filter it opens
 SYSTEM = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libexec")
 MERGED = ("/bin", "/sbin", "/lib", "/lib64", "/lib32")  # links into /usr on merged systems, folders otherwise
 SYSTEM_FILES = ("/usr/share/zoneinfo",)
@@ -78,12 +79,19 @@ def etc_files(uid: int, gid: int, home: Path) -> dict[str, str]:
 
 
 def bubblewrap_arguments(
-    root: Path, etc: Path, hide: tuple[Path, ...] = (), user_namespace: bool = False, python: list[Path] | None = None
+    root: Path,
+    etc: Path,
+    hide: tuple[Path, ...] = (),
+    user_namespace: bool = False,
+    python: list[Path] | None = None,
+    scratch_bytes: int = 1024**3,
+    seccomp: bool = False,
 ) -> list[str]:
     """bwrap's options (without the program and ``--``) for a kernel whose folder is ``root``.
 
     ``etc``: a folder of the grader's holding ``etc_files`` (bound read-only, never the kernel's to change).
-    ``root`` holds ``.tmp`` and ``.shm``, the kernel's ``/tmp`` and ``/dev/shm``. ``hide``: folders covered by
+    ``/tmp`` and ``/dev/shm`` are tmpfs of ``scratch_bytes`` each (counted as memory by a cgroup). ``seccomp``:
+    the launcher replaces ``SECCOMP_FD`` with a descriptor of ``seccomp.program()``. ``hide``: folders covered by
     an empty one where they lie inside a folder shown (the package inside a site-packages, say).
     ``user_namespace``: a grader that is not root gets its namespaces through a user namespace of its own.
     """
@@ -99,8 +107,13 @@ def bubblewrap_arguments(
         "--hostname",
         "sandbox",
     ]
-    if user_namespace:
-        arguments += ["--unshare-user"]
+    if user_namespace:  # and no nested user namespace (the seccomp filter refuses one too)
+        arguments += ["--unshare-user", "--disable-userns"]
+    # /tmp and /dev/shm first: a Python installation or a sandbox folder under /tmp (a checkout cloned there, with
+    # its .venv) is then bound inside the private /tmp, not hidden by it.
+    size = str(scratch_bytes)
+    arguments += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    arguments += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
     for folder in _folders_above([*shown, Path("/etc/x"), Path("/tmp/x"), *map(Path, SYSTEM_FILES)]):
         arguments += ["--perms", "0755", "--dir", str(folder)]
     for path in SYSTEM:
@@ -119,21 +132,11 @@ def bubblewrap_arguments(
         arguments += ["--ro-bind", str(etc / name), f"/etc/{name}"]
     for path in ETC_FILES:
         arguments += ["--ro-bind-try", path, path]
-    arguments += [
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--bind",
-        str(root / ".tmp"),
-        "/tmp",
-        "--bind",
-        str(root / ".shm"),
-        "/dev/shm",
-        "--bind",
-        str(root),
-        str(root),
-    ]
+    # Its folder, and the exports folder in it, are mount points: the kernel can neither rename nor replace them
+    # (a link in place of exports/ would send the grader's writes into a host folder the student picked).
+    arguments += ["--bind", str(root), str(root), "--bind", str(root / "exports"), str(root / "exports")]
+    if seccomp:
+        arguments += ["--seccomp", SECCOMP_FD]
     for path in hide:
         if path.is_dir() and any(path != s and path.is_relative_to(s) for s in shown if s != root):
             arguments += ["--tmpfs", str(path), "--remount-ro", str(path)]
