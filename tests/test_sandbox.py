@@ -268,6 +268,7 @@ def _may_list(folder: Path, entry: str) -> bool:
     return any(path == shown or shown.is_relative_to(path) or path.is_relative_to(shown) for shown in _shown())
 
 
+@pytest.mark.slow  # a real kernel per identity
 def test_no_listing_shows_host_content(probed, host):
     identity, report, _ = probed
     _, folders, _, _ = host
@@ -283,6 +284,7 @@ def test_no_listing_shows_host_content(probed, host):
     assert any(entry.startswith("graders-sandbox-") for entry in listings["/tmp"])
 
 
+@pytest.mark.slow  # a real kernel per identity
 def test_canary_files_and_course_files_cannot_be_read_or_written(probed, host):
     identity, report, _ = probed
     token, folders, _, _ = host
@@ -293,6 +295,7 @@ def test_canary_files_and_course_files_cannot_be_read_or_written(probed, host):
     assert not any((folder / "from-the-sandbox").exists() for folder in folders)
 
 
+@pytest.mark.slow  # a real kernel per identity
 def test_the_accounts_the_kernel_sees_are_its_own(probed):
     identity, report, _ = probed
     names = {line.split(":")[0] for line in report["probe"]["passwd"].splitlines()}
@@ -303,12 +306,14 @@ def test_the_accounts_the_kernel_sees_are_its_own(probed):
         assert report["probe"]["uid"] == (pwd.getpwnam(USER).pw_uid if os.geteuid() == 0 else os.getuid())
 
 
+@pytest.mark.slow  # a real kernel per identity
 def test_the_kernel_sees_only_its_own_processes(probed):
     identity, report, _ = probed
     processes = report["probe"]["processes"]  # bubblewrap's first process, then the kernel: a PID namespace
     assert processes[0] == 1 and len(processes) <= 5, (identity, processes)
 
 
+@pytest.mark.slow  # a real kernel per identity
 def test_no_socket_connects_loopback_included(probed):
     identity, report, reached = probed
     sockets = report["probe"]["sockets"]
@@ -316,6 +321,7 @@ def test_no_socket_connects_loopback_included(probed):
     assert reached == [], identity
 
 
+@pytest.mark.slow  # a real kernel per identity
 def test_the_submission_keeps_its_score_and_its_usage_is_recorded(probed):
     identity, report, _ = probed
     assert report["score"] == 15, report["events"]
@@ -331,6 +337,7 @@ def test_the_submission_keeps_its_score_and_its_usage_is_recorded(probed):
         assert sandbox_notes == [] or "memory" in sandbox_notes[0]
 
 
+@pytest.mark.slow  # a real kernel per identity
 @pytest.mark.parametrize("identity", identities())
 def test_the_memory_limit_stops_a_submission_that_uses_more(identity, host):
     """1 GiB allowed, 2 GiB touched: a cgroup stops the kernel at the limit; without one, MemoryError."""
@@ -476,7 +483,8 @@ def test_the_view_shows_the_python_installation_but_never_the_checkout_or_the_sy
     assert ROOT not in paths and not any(ROOT.is_relative_to(path) for path in paths)
 
 
-def test_a_python_installation_under_tmp_is_shown_inside_the_private_tmp():
+@pytest.mark.parametrize("scratch_bytes", [0, 64 * MiB], ids=["tmp-on-disk", "tmp-in-memory"])
+def test_a_python_installation_under_tmp_is_shown_inside_the_private_tmp(scratch_bytes):
     """A checkout cloned into /tmp with its .venv: the private /tmp must not hide it (bubblewrap for real)."""
     with (
         tempfile.TemporaryDirectory(prefix="graders-python-", dir="/tmp") as python,
@@ -484,25 +492,64 @@ def test_a_python_installation_under_tmp_is_shown_inside_the_private_tmp():
         tempfile.TemporaryDirectory(prefix="graders-private-") as etc,
     ):
         (Path(python) / "marker").write_text("the interpreter's files\n")
-        (Path(root) / "exports").mkdir()
+        for folder in ("exports", ".tmp", ".shm"):
+            (Path(root) / folder).mkdir()
         for name, content in etc_files(os.getuid(), os.getgid(), Path(root)).items():
             (Path(etc) / name).write_text(content)
         for folder in (python, root):
             Path(folder).chmod(0o755)
         arguments = bubblewrap_arguments(
-            Path(root), Path(etc), python=[*python_paths(), Path(python)], user_namespace=os.geteuid() != 0
+            Path(root),
+            Path(etc),
+            python=[*python_paths(), Path(python)],
+            user_namespace=os.geteuid() != 0,
+            scratch_bytes=scratch_bytes,
         )
         done = subprocess.run(
-            ["bwrap", *arguments, "--", "/bin/sh", "-c", f"cat {python}/marker; ls /tmp"],
+            ["bwrap", *arguments, "--", "/bin/sh", "-c", f"cat {python}/marker; ls /tmp; touch /tmp/scratch"],
             capture_output=True,
             text=True,
             timeout=60,
         )
+        on_disk = (Path(root) / ".tmp" / "scratch").exists()
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("the interpreter's files")
     assert set(done.stdout.splitlines()[1:]) == {Path(python).name, Path(root).name}
+    assert on_disk == (scratch_bytes == 0)
 
 
+@pytest.mark.slow  # a kernel that cannot start
+def test_a_kernel_that_cannot_start_is_a_grader_error_never_a_zero_for_the_student(host):
+    """16 MiB is too little for Python itself: the submission did nothing wrong, so the grade is in doubt."""
+    _, _, _, settings = host
+    settings = {
+        **settings,
+        "limits": {"memory_bytes": 16 * MiB},
+        "list": [],
+        "read": [],
+        "write": [],
+        "tcp": [],
+        "unix": [],
+    }
+    with home_of(None) as home:
+        path = home / "settings.json"
+        path.write_text(json.dumps(settings))
+        done = as_identity(
+            None,
+            [sys.executable, str(Path(__file__).parent / "sandbox_probe.py"), str(path)],
+            home,
+            cwd=home,
+            timeout=600,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["probe"] is None and report["score"] == 0
+    assert any(
+        event.startswith("grader error: the kernel could not start in the sandbox") for event in report["events"]
+    )
+
+
+@pytest.mark.slow  # a real kernel per identity
 def test_the_kernel_cannot_move_its_exports_make_vsock_sockets_or_user_namespaces(probed):
     identity, report, _ = probed
     probe = report["probe"]
@@ -516,18 +563,31 @@ def test_the_kernel_cannot_move_its_exports_make_vsock_sockets_or_user_namespace
 def test_groups_a_killed_grader_left_are_swept_and_live_ones_kept():
     from graders.grade.cgroup import Cgroup
 
-    left = Cgroup.create(64 * MiB, 16)  # as if its grader had been killed before ``remove``
-    live = Cgroup.create(64 * MiB, 16)
+    made = subprocess.run(  # a grader that ends without ``remove``, as a killed one would
+        [
+            sys.executable,
+            "-c",
+            "from graders.grade.cgroup import Cgroup\nprint(*Cgroup.create(2**26, 16).folders.values(), sep='\\n')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    left = [Path(line) for line in made.stdout.split()]
+    live = Cgroup.create(64 * MiB, 16)  # this process's, with a process in it
+    idle = Cgroup.create(64 * MiB, 16)  # this process's, empty (its kernel not started yet)
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         for procs in live.procs_files():
             procs.write_text(str(sleeper.pid))
-        assert Cgroup.sweep(older_than=60) == 0  # both are new
-        assert Cgroup.sweep(older_than=0) >= len(left.folders)
-        assert not any(folder.exists() for folder in left.folders.values())
-        assert all(folder.exists() for folder in live.folders.values())  # a group with a process stays
+        assert left and all(folder.exists() for folder in left)
+        assert Cgroup.sweep(older_than=60) == 0  # all new
+        assert Cgroup.sweep(older_than=0) >= len(left)
+        assert not any(folder.exists() for folder in left)
+        assert all(folder.exists() for group in (live, idle) for folder in group.folders.values())
     finally:
         sleeper.kill()
         sleeper.wait()
         live.remove()
-    assert not any(folder.exists() for folder in live.folders.values())
+        idle.remove()
+    assert not any(folder.exists() for group in (live, idle) for folder in group.folders.values())

@@ -95,7 +95,7 @@ def _short(results: dict | None) -> str:
               if without_notebook(line) not in ("", "The notebook ran to the end.")
               and not without_notebook(line).startswith("sandbox:")]
     # The memory limit first: the instructor sizing limits from the report must see whom it stopped.
-    events.sort(key=lambda line: "the memory limit" not in line)
+    events.sort(key=lambda line: "the memory limit" not in line and "address-space limit" not in line)
     return f"{checks}; {events[0][:240]}" if events else checks
 
 

@@ -53,6 +53,17 @@ def _own_groups() -> dict[str, str]:
     return groups
 
 
+def _alive(pid: int) -> bool:
+    """A process of that pid exists (a pid reused since only keeps a group longer)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _write(path: Path, value: str) -> None:
     path.write_text(value)
 
@@ -107,7 +118,7 @@ class Cgroup:
     def create(cls, memory_bytes: int, processes: int) -> Cgroup | None:
         """A new group limited to ``memory_bytes`` (no swap beyond it) and ``processes`` tasks; None where no
         cgroup can be created here."""
-        name = f"sandbox-{secrets.token_hex(6)}"
+        name = f"sandbox-{os.getpid()}-{secrets.token_hex(6)}"  # its creator's pid: ``sweep`` spares live ones
         parent = _parent_v2()
         if parent is not None:
             folder = parent / name
@@ -185,19 +196,19 @@ class Cgroup:
 
     @staticmethod
     def sweep(older_than: float = 600.0) -> int:
-        """Delete the empty groups of sandboxes whose grader was killed (``remove`` never ran), made more than
-        ``older_than`` seconds ago (a live sandbox joins its group within seconds, and a group with processes
-        cannot be deleted); how many were deleted."""
-        parents = []
-        v2 = _parent_v2()
-        if v2 is not None:
-            parents.append(v2)
-        parents += list((_parents_v1() or {}).values())
+        """Delete the empty groups of sandboxes whose grader was killed (``remove`` never ran): groups named by
+        ``create`` whose creating process is gone, made more than ``older_than`` seconds ago; how many were
+        deleted. A live grader's groups, empty or not, are never touched."""
+        parents = [(folder, "sandbox-*") for folder in [_parent_v2()] if folder is not None]
+        parents += [(folder, "graders-sandbox-*") for folder in (_parents_v1() or {}).values()]
         removed = 0
-        for parent in parents:
-            for folder in parent.glob("*sandbox-*"):
-                with contextlib.suppress(OSError):
-                    if time.time() - folder.stat().st_ctime > older_than and not (folder / "cgroup.procs").read_text():
+        for parent, pattern in parents:
+            for folder in parent.glob(pattern):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    creator = int(folder.name.removeprefix("graders-").split("-")[1])
+                    if _alive(creator) or time.time() - folder.stat().st_ctime < older_than:
+                        continue
+                    if not (folder / "cgroup.procs").read_text().strip():
                         folder.rmdir()
                         removed += 1
         return removed

@@ -163,10 +163,10 @@ class LimitedClient(NotebookClient):
         self.sandbox, self.checker, self.tests, self.imports = sandbox, checker, tests, imports
         self.not_brought: dict[int, str] = {}  # test cell index -> why its objects could not be brought across
         self.calls = 0
-        self.cells_started = 0  # none: the kernel never started
+        self.cells_started = 0  # none: the kernel never started, or died in the grader's first cell
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        self.cells_started += 1
+        self.cells_started += cell_index > 0  # the submission's cells (0 is the grader's first)
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             self.report.events.append(f"notebook time limit of {self.limits.notebook_seconds} s reached before "
@@ -290,21 +290,27 @@ def execute(notebook: NotebookNode, sandbox: Sandbox, checker: Checker, tests: d
                            kernel_manager_class=sandbox.kernel_manager_class(),
                            resources={"metadata": {"path": str(sandbox.root)}})
     start = time.monotonic()
+    stopped = ""
     try:
         # The kernel's own stdout and stderr (C++ log lines of TensorFlow) go to a file in the sandbox, not to the
         # grader's console: what a cell prints reaches the notebook through the kernel's messages.
         with open(sandbox.root / KERNEL_LOG, "wb") as log:
             client.execute(env=sandbox.environment(), stdout=log, stderr=log)
     except StopExecution:
-        pass
+        stopped = report.events[-1] if report.events else "a limit was reached"
     except (RuntimeError, DeadKernelError) as error:  # the kernel never started or died between cells
         report.events.append(f"the kernel stopped: {error}")
-        if not client.cells_started:  # nothing of the submission's had run: the sandbox or its limits are at fault
-            hint = ("" if sandbox.cgroup is not None else
-                    f"; without a cgroup the memory limit ({memory_text(sandbox.limits.memory_bytes)}) is on address "
-                    "space, and too low a limit keeps Python from starting")
-            kernel_error = f"the kernel could not start in the sandbox ({error}{hint})"
+        stopped = str(error)
     finally:
         report.seconds = time.monotonic() - start
+        if sandbox.started is not None:  # a dead kernel is never shut down: its life ended by now
+            sandbox.kernel_ending(None)
+    if stopped and not client.cells_started and notebook.cells:
+        # Nothing of the submission's ran: the kernel did not start, or died or timed out in the grader's first
+        # cell (seeds, imports). The machine, the sandbox or its limits are at fault, never the student.
+        hint = ("" if sandbox.cgroup is not None else
+                f"; without a cgroup the memory limit ({memory_text(sandbox.limits.memory_bytes)}) is on address "
+                "space, and too low a limit keeps Python or TensorFlow from starting")
+        kernel_error = f"the kernel could not start in the sandbox ({stopped}{hint})"
     final = sandbox.exports / f"bring-{FINAL}.json"
     return Executed(instrumented, report, client.not_brought, final.name if final.is_file() else None, kernel_error)

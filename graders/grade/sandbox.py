@@ -128,9 +128,11 @@ class Isolation:
 
 
 def _bubblewrap_works(user_namespace: bool) -> str:
-    """"" when bubblewrap can start a sandbox here, else why not (its error)."""
-    command = ["bwrap", "--unshare-net", "--unshare-pid", *(["--unshare-user"] if user_namespace else []),
-               "--ro-bind", "/", "/", "--", "true"]
+    """"" when bubblewrap can start a sandbox here with the options the view uses (``--size`` needs bubblewrap
+    0.7, ``--disable-userns`` 0.8), else why not (its error)."""
+    namespaces = ["--unshare-user", "--disable-userns"] if user_namespace else []
+    command = ["bwrap", "--unshare-net", "--unshare-pid", *namespaces, "--ro-bind", "/", "/",
+               "--perms", "1777", "--size", str(MiB), "--tmpfs", "/tmp", "--", "true"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -216,15 +218,18 @@ class Sandbox:
         self.hide = (package, *hide)
         self.variables: dict[str, str] = {}  # the data files' variables, for the kernel's environment
         self.exports.mkdir()
+        self.cgroup = Cgroup.create(limits.memory_bytes, limits.processes) if self.isolation.cgroup else None
+        scratch = [] if self.cgroup else [self.root / ".tmp", self.root / ".shm"]  # else tmpfs (``view``)
+        for folder in scratch:
+            folder.mkdir()
         if self.user is not None:
-            for path in (self.root, self.exports):
+            for path in (self.root, self.exports, *scratch):
                 os.chown(path, *self.user)
         os.chmod(self.root, 0o700)
         (self.private / "etc").mkdir()
         uid, gid = self.user or (os.getuid(), os.getgid())
         for name, content in etc_files(uid, gid, self.root).items():
             (self.private / "etc" / name).write_text(content)
-        self.cgroup = (Cgroup.create(limits.memory_bytes, limits.processes) if self.isolation.cgroup else None)
         self.measured: tuple[int | None, float | None] = (None, None)  # the /proc figures at the kernel's end
         self.started: float | None = None
         self.seconds = 0.0
@@ -283,7 +288,8 @@ class Sandbox:
             launcher += ["--seccomp-file", str(seccomp)]
         view = bubblewrap_arguments(self.root, self.private / "etc", self.hide,
                                     user_namespace=self.isolation.mode == "user-namespace",
-                                    scratch_bytes=self.limits.file_bytes, seccomp=seccomp is not None)
+                                    scratch_bytes=self.limits.file_bytes if self.cgroup else 0,
+                                    seccomp=seccomp is not None)
         drop = []
         if self.user is not None:
             drop = ["setpriv", f"--reuid={self.user[0]}", f"--regid={self.user[1]}", "--clear-groups",

@@ -14,7 +14,8 @@ The kernel's root folder is empty but for:
   loader's cache and the time zone;
 - the sandbox's own folder (read-write, at the same path as on the host, so
   paths the grader hands over need no translation), a private ``/tmp`` and
-  ``/dev/shm`` (size-limited tmpfs), a minimal ``/dev`` and its own ``/proc``.
+  ``/dev/shm`` (size-limited tmpfs under a cgroup, else folders in its own),
+  a minimal ``/dev`` and its own ``/proc``.
 
 Nothing else is writable: the root folder and ``/dev`` are made read-only
 once the view is built.
@@ -84,13 +85,14 @@ def bubblewrap_arguments(
     hide: tuple[Path, ...] = (),
     user_namespace: bool = False,
     python: list[Path] | None = None,
-    scratch_bytes: int = 1024**3,
+    scratch_bytes: int = 0,
     seccomp: bool = False,
 ) -> list[str]:
     """bwrap's options (without the program and ``--``) for a kernel whose folder is ``root``.
 
     ``etc``: a folder of the grader's holding ``etc_files`` (bound read-only, never the kernel's to change).
-    ``/tmp`` and ``/dev/shm`` are tmpfs of ``scratch_bytes`` each (counted as memory by a cgroup). ``seccomp``:
+    ``/tmp`` and ``/dev/shm`` are tmpfs of ``scratch_bytes`` each (counted as memory by a cgroup), or with 0 the
+    folders ``.tmp`` and ``.shm`` of ``root``. ``seccomp``:
     the launcher replaces ``SECCOMP_FD`` with a descriptor of ``seccomp.program()``. ``hide``: folders covered by
     an empty one where they lie inside a folder shown (the package inside a site-packages, say).
     ``user_namespace``: a grader that is not root gets its namespaces through a user namespace of its own.
@@ -111,9 +113,12 @@ def bubblewrap_arguments(
         arguments += ["--unshare-user", "--disable-userns"]
     # /tmp and /dev/shm first: a Python installation or a sandbox folder under /tmp (a checkout cloned there, with
     # its .venv) is then bound inside the private /tmp, not hidden by it.
-    size = str(scratch_bytes)
-    arguments += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
-    arguments += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    arguments += ["--dev", "/dev", "--proc", "/proc"]
+    for scratch, folder in (("/tmp", ".tmp"), ("/dev/shm", ".shm")):
+        if scratch_bytes:  # in memory, where a cgroup counts it
+            arguments += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", scratch]
+        else:  # on disk, in the sandbox's folder (without a cgroup, memory it filled would be counted nowhere)
+            arguments += ["--bind", str(root / folder), scratch]
     for folder in _folders_above([*shown, Path("/etc/x"), Path("/tmp/x"), *map(Path, SYSTEM_FILES)]):
         arguments += ["--perms", "0755", "--dir", str(folder)]
     for path in SYSTEM:
@@ -137,7 +142,7 @@ def bubblewrap_arguments(
     arguments += ["--bind", str(root), str(root), "--bind", str(root / "exports"), str(root / "exports")]
     if seccomp:
         arguments += ["--seccomp", SECCOMP_FD]
-    for path in hide:
+    for path in (path.resolve() for path in hide):
         if path.is_dir() and any(path != s and path.is_relative_to(s) for s in shown if s != root):
             arguments += ["--tmpfs", str(path), "--remount-ro", str(path)]
     # ipykernel would watch for the grader's pid, which a PID namespace hides (its parent is bubblewrap's first
