@@ -61,8 +61,9 @@ def python_paths() -> list[Path]:
 
 
 def _folders_above(paths: list[Path]) -> list[Path]:
-    """Every folder above ``paths``, outermost first: created with mode 755 before anything is bound in them
-    (bubblewrap's own would be 700, closed to the kernel's user)."""
+    """Every folder above ``paths``, outermost first: created with mode 555 before anything is bound in them
+    (bubblewrap's own would be 700, closed to the kernel's user; and inside the private ``/tmp``, where a folder
+    above a Python installation under ``/tmp`` lies, the kernel's own user would own a writable one)."""
     above: set[Path] = set()
     for path in paths:
         above |= {parent for parent in path.parents if parent != Path("/")}
@@ -120,7 +121,8 @@ def bubblewrap_arguments(
         else:  # on disk, in the sandbox's folder (without a cgroup, memory it filled would be counted nowhere)
             arguments += ["--bind", str(root / folder), scratch]
     for folder in _folders_above([*shown, Path("/etc/x"), Path("/tmp/x"), *map(Path, SYSTEM_FILES)]):
-        arguments += ["--perms", "0755", "--dir", str(folder)]
+        if folder not in (Path("/tmp"), Path("/dev"), Path("/dev/shm")):  # those are mounted above
+            arguments += ["--perms", "0555", "--dir", str(folder)]
     for path in SYSTEM:
         arguments += ["--ro-bind-try", path, path]
     for path in MERGED:
