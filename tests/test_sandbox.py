@@ -157,6 +157,21 @@ def as_identity(user: str | None, command: list[str], home: Path, **kwargs) -> s
     )
 
 
+QUIET = {"list": [], "read": [], "write": [], "tcp": [], "unix": []}  # a probe that only grades (and touches memory)
+
+
+def run_probe(user: str | None, home: Path, settings: dict) -> dict:
+    """Grade the probe submission as ``user`` (None: this process's) with ``settings``; its report (the last line
+    ``sandbox_probe.py`` prints: what the cell found, the score, the events, the resources)."""
+    path = home / "settings.json"
+    path.write_text(json.dumps(settings))
+    path.chmod(0o644)
+    probe = [sys.executable, str(Path(__file__).parent / "sandbox_probe.py"), str(path)]
+    done = as_identity(user, probe, home, cwd=home, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def host():
     """Canary files (world-readable) and listeners (TCP on the loopback, a Unix socket in a folder, an abstract
@@ -232,15 +247,7 @@ def probed(request, host):
         outside = as_identity(user, [sys.executable, "-c", OUTSIDE, str(path)], home)
         assert outside.returncode == 0 and f"CANARY-{token}" in outside.stdout, outside.stderr[-2000:]
         assert sorted(accepted(listeners)) == ["abstract", "tcp"]  # outside the sandbox, both connect
-        done = as_identity(
-            user,
-            [sys.executable, str(Path(__file__).parent / "sandbox_probe.py"), str(path)],
-            home,
-            cwd=home,
-            timeout=600,
-        )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        report = run_probe(user, home, settings)
     assert report["probe"] is not None, report["events"]
     return request.param, report, accepted(listeners)
 
@@ -342,29 +349,9 @@ def test_the_submission_keeps_its_score_and_its_usage_is_recorded(probed):
 def test_the_memory_limit_stops_a_submission_that_uses_more(identity, host):
     """1 GiB allowed, 2 GiB touched: a cgroup stops the kernel at the limit; without one, MemoryError."""
     _, _, _, settings = host
-    settings = {
-        **settings,
-        "touch_bytes": 2 * GiB,
-        "limits": {"memory_bytes": 1 * GiB},
-        "list": [],
-        "read": [],
-        "write": [],
-        "tcp": [],
-        "unix": [],
-    }
+    settings = {**settings, **QUIET, "touch_bytes": 2 * GiB, "limits": {"memory_bytes": 1 * GiB}}
     with ordinary_user() if identity == "ordinary" else contextlib.nullcontext(None) as user, home_of(user) as home:
-        path = home / "settings.json"
-        path.write_text(json.dumps(settings))
-        path.chmod(0o644)
-        done = as_identity(
-            user,
-            [sys.executable, str(Path(__file__).parent / "sandbox_probe.py"), str(path)],
-            home,
-            cwd=home,
-            timeout=600,
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        report = run_probe(user, home, settings)
     assert report["probe"] is None and report["score"] == 15
     events = "\n".join(report["events"])
     if report["resources"]["measured_by"] == "cgroup":
@@ -523,27 +510,8 @@ def test_a_python_installation_under_tmp_is_shown_inside_the_private_tmp(scratch
 def test_a_kernel_that_cannot_start_is_a_grader_error_never_a_zero_for_the_student(host):
     """16 MiB is too little for Python itself: the submission did nothing wrong, so the grade is in doubt."""
     _, _, _, settings = host
-    settings = {
-        **settings,
-        "limits": {"memory_bytes": 16 * MiB},
-        "list": [],
-        "read": [],
-        "write": [],
-        "tcp": [],
-        "unix": [],
-    }
     with home_of(None) as home:
-        path = home / "settings.json"
-        path.write_text(json.dumps(settings))
-        done = as_identity(
-            None,
-            [sys.executable, str(Path(__file__).parent / "sandbox_probe.py"), str(path)],
-            home,
-            cwd=home,
-            timeout=600,
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        report = run_probe(None, home, {**settings, **QUIET, "limits": {"memory_bytes": 16 * MiB}})
     assert report["probe"] is None and report["score"] == 0
     assert any(
         event.startswith("grader error: the kernel could not start in the sandbox") for event in report["events"]
