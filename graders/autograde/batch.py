@@ -269,7 +269,6 @@ class Batch:
         self.console.print(f"grades: {csv_path}\nreport: {html_path}\nper submission: {self.output}/<student>/ "
                            "(results.json, feedback.html, executed/<notebook>.ipynb)")
 
-
     @staticmethod
     def _sandbox_notes(outcomes: list[Outcome]) -> list[str]:
         """Each distinct note of the sandbox's missing protections in the results (once, whichever workers

@@ -142,7 +142,7 @@ def grade(
                 errors.insert(0, executed.kernel_error)
         finally:
             checker.close()
-        isolation = [sandbox.isolation.note()] if sandbox.isolation.note() else []
+        isolation = [note for note in [sandbox.isolation.note()] if note]
         usage = sandbox.usage()
     checks = {
         name: CheckResult(name, outcome.score, outcome.message, hidden.get(name, False), outcome.outputs)

@@ -108,8 +108,8 @@ class Isolation:
         if self.mode == "none":
             missing += ["a filesystem view of its own (the kernel can read every file the grader's user can)",
                         "network isolation (the kernel can open sockets)",
-                        "a process namespace of its own"]
-            missing += ["a user of its own (the kernel runs as the grader's user)"]
+                        "a process namespace of its own",
+                        "a user of its own (the kernel runs as the grader's user)"]
         if not self.cgroup:
             missing += ["a limit on real memory (without a cgroup the limit is on address space, and peak memory "
                         "is the kernel process's own)"]

@@ -27,6 +27,7 @@ https://github.com/containers/bubblewrap for what each option does.
 
 from __future__ import annotations
 
+import functools
 import site
 import sys
 import sysconfig
@@ -40,7 +41,8 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")  # the loader's cache; the ti
 TOO_BROAD = {Path("/"), Path("/usr"), Path("/etc"), Path("/home"), Path("/root"), Path("/var"), Path("/opt")}
 
 
-def python_paths() -> list[Path]:
+@functools.cache  # the same for every sandbox of this process
+def python_paths() -> tuple[Path, ...]:
     """The folders of the Python installation running this process: its prefixes (the interpreter, the
     standard library) and every site-packages folder on its path, the outermost of nested ones only.
 
@@ -57,7 +59,7 @@ def python_paths() -> list[Path]:
         for form in (path, path.resolve()):
             if form.is_dir() and form not in TOO_BROAD and not any(form.is_relative_to(s) for s in SYSTEM):
                 resolved.add(form)
-    return sorted(p for p in resolved if not any(p != q and p.is_relative_to(q) for q in resolved))
+    return tuple(sorted(p for p in resolved if not any(p != q and p.is_relative_to(q) for q in resolved)))
 
 
 def _folders_above(paths: list[Path]) -> list[Path]:
@@ -85,7 +87,7 @@ def bubblewrap_arguments(
     etc: Path,
     hide: tuple[Path, ...] = (),
     user_namespace: bool = False,
-    python: list[Path] | None = None,
+    python: tuple[Path, ...] | list[Path] | None = None,
     scratch_bytes: int = 0,
     seccomp: bool = False,
 ) -> list[str]:
@@ -99,7 +101,7 @@ def bubblewrap_arguments(
     ``user_namespace``: a grader that is not root gets its namespaces through a user namespace of its own.
     """
     python = python_paths() if python is None else python
-    shown = [Path(p) for p in SYSTEM if Path(p).is_dir()] + python + [root]
+    shown = [*(Path(p) for p in SYSTEM if Path(p).is_dir()), *python, root]
     arguments = [
         "--unshare-ipc",
         "--unshare-pid",
@@ -147,9 +149,9 @@ def bubblewrap_arguments(
     for path in (path.resolve() for path in hide):
         if path.is_dir() and any(path != s and path.is_relative_to(s) for s in shown if s != root):
             arguments += ["--tmpfs", str(path), "--remount-ro", str(path)]
-    # ipykernel would watch for the grader's pid, which a PID namespace hides (its parent is bubblewrap's first
-    # process): it would stop at once. The grader's death reaches it through ``--die-with-parent`` instead.
     # The folders made above are the sandbox's own (in user-namespace mode its user owns them): read-only, so the
     # kernel writes only in its folder, /tmp and /dev/shm.
     arguments += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    # ipykernel would watch for the grader's pid, which a PID namespace hides (its parent is bubblewrap's first
+    # process): it would stop at once. The grader's death reaches it through ``--die-with-parent`` instead.
     return [*arguments, "--unsetenv", "JPY_PARENT_PID", "--chdir", str(root)]
