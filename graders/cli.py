@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from graders import skip_slow_imports
 from graders.course.nbgrader_settings import with_scripts_on_path
 
 
@@ -91,9 +92,17 @@ def _limits(args: argparse.Namespace) -> dict[str, int]:
 
 def _autograde(args: argparse.Namespace) -> int:
     from graders.autograde.batch import BatchOptions, autograde_command
+    from graders.autograde.nbgrader_options import OptionsError, parse_nbgrader_arguments
 
+    try:
+        nbgrader = parse_nbgrader_arguments(args.nbgrader_arguments)
+    except OptionsError as error:
+        print(f"graders autograde: {error}", file=sys.stderr)
+        return 2
+    if os.getcwd() not in sys.path:  # as nbgrader does: a plugin class named in the config may live beside it
+        sys.path.insert(0, os.getcwd())
     options = BatchOptions(scheduler=args.scheduler, workers=args.workers, threads=args.threads_per_worker,
-                           limits=_limits(args), force=args.force, output=args.output)
+                           limits=_limits(args), force=args.force, output=args.output, nbgrader=nbgrader)
     return autograde_command(args.course, args.assignment, options)
 
 
@@ -129,7 +138,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graders", description="Sandboxed, parallel grading of nbgrader assignments.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.verbs = parser.add_subparsers(dest="command", required=True)
 
     sample = commands.add_parser("sample-data", help="write the bundled lesson's offline sample data (5,000 real "
                                  "digits, Keras' npz layout)")
@@ -172,13 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(run=_grade)
 
     batch = commands.add_parser("autograde", help="grade a course's submitted/ in parallel into autograded/ and "
-                                "the gradebook; resumable")
+                                "the gradebook; resumable; takes nbgrader autograde's options too (--help-all)",
+                                epilog="nbgrader autograde's own options are taken with the same meaning: "
+                                "--student GLOB, --notebook GLOB, --db URL, --course-dir DIR, --create, --no-create, "
+                                "--no-execute, --debug, --quiet and any --Class.trait=value (CourseDirectory, "
+                                "Autograde, Execute.timeout, LateSubmissionPlugin, ...). --help-all lists them.")
     batch.add_argument("assignment")
     batch.add_argument("--course", type=Path, default=Path("."), help="course root holding nbgrader_config.py")
     batch.add_argument("--scheduler", help="tcp://HOST:PORT of an existing Dask scheduler (default: a local cluster)")
     batch.add_argument("--workers", type=int, help="local workers (default: cores / threads, as memory allows)")
     batch.add_argument("--threads-per-worker", type=int, help="TensorFlow threads of each submission (default 1)")
-    batch.add_argument("--force", action="store_true", help="grade every submission again, even unchanged ones")
+    batch.add_argument("--force", "-f", action="store_true", help="grade every selected submission again, even "
+                       "unchanged ones, and write its autograded/ folder anew (nbgrader's --force)")
     batch.add_argument("--output", type=Path, help="results folder (default: results/ASSIGNMENT in the course)")
     _add_limit_options(batch)
     batch.set_defaults(run=_autograde)
@@ -211,15 +225,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def skip_slow_imports() -> None:
-    """jsonschema, which nbformat imports, builds the grammar of ``rfc3987-syntax`` when that is installed
-    (1.3 s), for the "iri" string formats that no notebook schema uses; without it, jsonschema skips them."""
-    sys.modules.setdefault("rfc3987_syntax", None)
-
-
 def main(argv: list[str] | None = None) -> int:
     skip_slow_imports()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
     os.environ["PATH"] = with_scripts_on_path(os.environ)["PATH"]
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv[:1] == ["autograde"]:
+        from graders.autograde.nbgrader_options import OptionsError, nbgrader_help, split_arguments
+
+        if "--help-all" in argv:
+            print(parser.verbs.choices["autograde"].format_help())
+            print("nbgrader autograde's options, with the same meaning:\n")
+            print(nbgrader_help())
+            return 0
+        try:
+            own, nbgrader = split_arguments(argv[1:])
+        except OptionsError as error:
+            parser.error(str(error))
+        args = parser.parse_args(["autograde", *own])
+        args.nbgrader_arguments = nbgrader
+    else:
+        args = parser.parse_args(argv)
     return args.run(args)

@@ -7,16 +7,19 @@ through it and saves the screenshots the README shows (``GRADERS_SCREENSHOTS``).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
-from batch_course import sample_notebook
+from batch_course import sample_notebook, submit, with_cell_source
 from course import copy_course
-from graded_courses import GRADED_CELL
+from graded_courses import GRADED_CELL, WRITTEN_ANSWER
 from jupyter_lab import chromium_page, jupyter_lab, require_browser, screenshot_folder
 from nbgrader.api import Gradebook
 
@@ -48,6 +51,12 @@ def graded_course(tmp_path_factory, request) -> Path:
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
     return course
+
+
+def files_below(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Each file below ``folder``: its content and modification time (ns)."""
+    return {path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def open_lab(page: Page, url: str) -> None:
@@ -102,6 +111,25 @@ def test_instructor_reviews_scores_and_grades_a_written_answer_in_formgrader(gra
             comment.press("Tab")
         formgrader.locator(".nbgrader_cell", has=score).scroll_into_view_if_needed()
         page.screenshot(path=shots / "instructor-manual-grading.png")
+
+        # A student hands in again; the instructor re-grades them alone from a terminal, as with nbgrader.
+        solution_results = files_below(graded_course / "results" / ASSIGNMENT / "solution")
+        untouched = sample_notebook(graded_course, "untouched")
+        submit(graded_course, "untouched", with_cell_source(untouched, GRADED_CELL, WRITTEN_ANSWER))
+        regrade = subprocess.run(
+            [sys.executable, "-m", "graders", "autograde", ASSIGNMENT, "--student", "untouched"], cwd=graded_course,
+            env={**os.environ, ENV_VAR: str(sample_npz)}, capture_output=True, text=True, timeout=600)
+        assert regrade.returncode == 0, regrade.stdout[-3000:] + regrade.stderr[-2000:]
+        assert "1 submissions: 1 to grade" in regrade.stdout
+        open_lab(page, server.url("lab"))
+        menu(page, "Nbgrader", "Formgrader")
+        formgrader = page.frame_locator("#formgrader-iframe iframe")
+        formgrader.locator("#main-table tr", has_text=ASSIGNMENT).locator("td.num-submissions a").click()
+        row = formgrader.locator("#main-table tr", has_text="untouched")
+        expect(row.locator("td.status")).to_have_text("needs manual grading")  # its written answer, new
+        expect(row.locator("td.score")).to_have_text(re.compile(r"^0 / \d+$"))
+        page.screenshot(path=shots / "instructor-formgrader-regraded.png")
+        assert files_below(graded_course / "results" / ASSIGNMENT / "solution") == solution_results
 
     with Gradebook(f"sqlite:///{graded_course / 'gradebook.db'}") as gradebook:
         grade = gradebook.find_grade(GRADED_CELL, ASSIGNMENT, ASSIGNMENT, "solution")

@@ -560,3 +560,29 @@ def test_groups_a_killed_grader_left_are_swept_and_live_ones_kept():
         live.remove()
         idle.remove()
     assert not any(folder.exists() for group in (live, idle) for folder in group.folders.values())
+
+
+def test_the_files_a_notebook_wrote_are_read_back_without_following_links(tmp_path):
+    """What ``autograded/`` gets of the kernel's folder: regular files it wrote, not the grader's, hidden or
+    exported ones, links or pipes, and no more than the budget."""
+    from graders.grade.sandbox import Limits, Sandbox
+
+    with Sandbox(Limits(memory_bytes=2 * GiB)) as sandbox:
+        root = sandbox.root
+        sandbox.add_bytes(b"released", "helper.py")
+        (root / "side-effect.txt").write_text("written")
+        (root / "plots").mkdir()
+        (root / "plots" / "loss.png").write_bytes(b"\x89PNG")
+        (root / ".cache").mkdir()
+        (root / ".cache" / "hidden.txt").write_text("no")
+        (root / ".secret").write_text("no")
+        (sandbox.exports / "object.npy").write_bytes(b"no")
+        (root / "outside").symlink_to(tmp_path)
+        (tmp_path / "host.txt").write_text("host")
+        (root / "link.txt").symlink_to(tmp_path / "host.txt")
+        os.mkfifo(root / "pipe")
+        (root / "zz-big.bin").write_bytes(b"x" * 64)
+        assert sandbox.written_files({"helper.py"}) == {
+            "plots/loss.png": b"\x89PNG", "side-effect.txt": b"written", "zz-big.bin": b"x" * 64}
+        assert sandbox.written_files({"helper.py"}, total_bytes=20) == {
+            "plots/loss.png": b"\x89PNG", "side-effect.txt": b"written"}

@@ -8,9 +8,11 @@ changed, or was graded by older checks, and records what the gradebook lacks.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from rich.console import Console
@@ -19,6 +21,7 @@ from rich.text import Text
 
 from graders.autograde.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.autograde.fingerprint import checks_version, code_version, file_sha, submission_hash
+from graders.autograde.kernelspec import kernel_problem
 from graders.autograde.locate import locate_notebooks
 from graders.autograde.record import GradebookError, GradebookWriter, RecordingError
 from graders.autograde.report import (
@@ -31,10 +34,11 @@ from graders.autograde.report import (
     write_html_report,
 )
 from graders.autograde.store import ResultStore, State
-from graders.autograde.worker import DataFile, Job, NotebookJob, carry_data, grade_job
+from graders.autograde.worker import DataFile, Graded, Job, NotebookJob, carry_data, grade_job
 from graders.course.assignment import AssignmentError, find_assignment
+from graders.course.nbgrader_settings import course_config
 from graders.feedback.page import write_feedback
-from graders.grade.results import make_console, without_notebook
+from graders.grade.results import make_console, merge_results, without_notebook
 from graders.grade.sandbox import Limits
 from graders.reference.record import check_measured
 
@@ -51,6 +55,8 @@ class BatchOptions:
     force: bool = False  # grade everything again
     retries: int = 1  # re-runs of a task that raised (a worker that dies is rescheduled by Dask)
     output: Path | None = None  # default: results/<assignment> in the course
+    nbgrader: object | None = None  # a traitlets Config: nbgrader's options from the command line
+    # (graders.autograde.nbgrader_options), over the course's nbgrader_config.py
 
 
 @dataclass
@@ -68,15 +74,16 @@ def find_submissions(submitted: Path, assignment: str) -> dict[str, Path]:
 
 
 def make_plan(submissions: dict[str, Path], store: ResultStore, version: str, recorded: set[str],
-              force: bool) -> Plan:
-    """Grade what is new, changed or graded by older checks; record what the gradebook lacks."""
+              force: bool, unwritten: set[str] = frozenset()) -> Plan:
+    """Grade what is new, changed or graded by older checks; record what the gradebook lacks, and each student of
+    ``unwritten`` (whose ``autograded/`` folder, or notebook selected with ``--notebook``, is missing)."""
     plan = Plan()
     for student, folder in submissions.items():
         digest = submission_hash(folder)
         state = store.state(student)
         if force or state is None or (state.submission, state.checks) != (digest, version):
             plan.grade[student] = digest
-        elif not state.recorded or student not in recorded:
+        elif not state.recorded or student not in recorded or student in unwritten:
             plan.record.append(student)
         else:
             plan.unchanged.append(student)
@@ -107,44 +114,125 @@ def grader_errors(results: dict | None) -> list[str]:
 def _notes(results: dict | None, record_error: str | None) -> str:
     notes = _short(results)
     if record_error:
-        notes += f"; nbgrader could not take the notebook either: all its grades are 0 ({record_error})"
+        notes += f"; {record_error}"
     return notes
+
+
+def execute_limits(config) -> dict[str, int]:
+    """``Limits`` fields from nbgrader's ``Execute.timeout`` in ``config`` (seconds per cell; None or a negative
+    number, given as -1: no limit per cell, the notebook's own limit still applies)."""
+    from nbgrader.preprocessors import Execute
+
+    if config is None or "timeout" not in config.Execute:
+        return {}
+    value = Execute(config=config).timeout  # the command line's text, cast as nbgrader casts it
+    return {"cell_seconds": int(value) if value is not None and value > 0 else -1}
 
 
 class Batch:
     """One run of ``graders autograde``."""
 
     def __init__(self, course: Path, assignment: str, options: BatchOptions, console: Console | None = None):
+        from nbgrader.coursedir import CourseDirectory
+
         self.course, self.assignment, self.options = course.resolve(), assignment, options
         self.console = console or make_console()
-        self.output = options.output or self.course / "results" / assignment
+        self.config = course_config(self.course, options.nbgrader)
+        self.coursedir = coursedir = CourseDirectory(config=self.config)
+        self.root = Path(coursedir.root).resolve()
+        self.output = options.output or self.root / "results" / assignment
         self.store = ResultStore(self.output)
-        found = find_assignment(self.course, assignment)  # before any gradebook is opened
+        found = find_assignment(self.course, assignment, self.config)  # before any gradebook is opened
         self.notebooks = found.notebooks()
         self.notebook_names = [graded.name for graded in self.notebooks]
-        self.writer = GradebookWriter(self.course, assignment, self.store, self.notebook_names)
-        coursedir = self.writer.coursedir
-        self.submitted = Path(coursedir.root) / coursedir.submitted_directory
+        self.selected = [name for name in self.notebook_names if fnmatchcase(Path(name).stem, coursedir.notebook_id)]
+        if not self.selected:
+            raise AssignmentError(f"--notebook {coursedir.notebook_id} matches none of {assignment}'s notebooks "
+                                  f"({', '.join(Path(name).stem for name in self.notebook_names)})")
+        self.writer = GradebookWriter(self.course, assignment, self.store, self.notebook_names, self.config)
+        self.notebooks = [self.writer.with_instantiated_tests(graded) for graded in self.notebooks]
+        self.submitted = self.root / coursedir.submitted_directory
         self.data = found.data_files()  # variable -> file; an assignment may need none
         check_measured(found.reference, self.data, assignment)  # before anything is graded with unmeasured data
         self.data_files = tuple(DataFile(variable, path.name, file_sha(path)) for variable, path in self.data.items())
         self.data_sha = " ".join(f"{file.variable}={file.sha}" for file in self.data_files) or "no data"
         self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)
-        self.limits = Limits(**{**dict(found.settings.limits), **options.limits, "threads": self.sizing.threads})
+        self.limits = self._limits(dict(found.settings.limits))
         self.version = checks_version(" ".join(graded.version() for graded in self.notebooks), self.data_sha,
                                       self.limits)
         self.outcomes: dict[str, Outcome] = {}
+        self.partial: set[str] = set()  # students graded again in the selected notebooks only (--notebook)
+
+    def _limits(self, settings: dict) -> Limits:
+        """The command line's limits over the assignment's settings, over ``nbgrader_config.py``'s
+        ``Execute.timeout``; nbgrader's ``--Execute.timeout`` on the command line counts as the command line's."""
+        fields = {**execute_limits(self.config), **settings, **execute_limits(self.options.nbgrader),
+                  **self.options.limits, "threads": self.sizing.threads}
+        unlimited = fields.get("cell_seconds") == -1
+        limits = Limits(**{name: value for name, value in fields.items() if not (unlimited and name == "cell_seconds")})
+        return dataclasses.replace(limits, cell_seconds=limits.notebook_seconds) if unlimited else limits
+
+    def _selected_submissions(self) -> dict[str, Path]:
+        """The submissions ``CourseDirectory.student_id`` (``--student``, a glob) selects, less
+        ``CourseDirectory.student_id_exclude`` (comma-separated ids)."""
+        excluded = {name for name in (self.coursedir.student_id_exclude or "").split(",") if name}
+        return {student: folder for student, folder in find_submissions(self.submitted, self.assignment).items()
+                if fnmatchcase(student, self.coursedir.student_id) and student not in excluded}
+
+    def _unwritten(self, submissions: dict[str, Path]) -> set[str]:
+        """The students whose ``autograded/`` folder is missing (with ``--notebook``: one of the selected notebooks
+        in it), whom ``nbgrader autograde`` would process again."""
+        unwritten = set()
+        for student in submissions:
+            folder = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+            if not folder.is_dir() or (self.coursedir.notebook_id != "*"
+                                       and not all((folder / name).is_file() for name in self.selected)):
+                unwritten.add(student)
+        return unwritten
+
+    def _refused(self, submissions: dict[str, Path]) -> dict[str, str]:
+        """Students who cannot be graded as they are, and why: a kernel nbgrader could not start either, or a
+        student the gradebook lacks when ``Autograde.create_student`` is False (``--no-create``)."""
+        known = self.writer.students() if not self.writer.create_student else set()
+        refused = {}
+        for student, folder in submissions.items():
+            if not self.writer.create_student and student not in known:
+                refused[student] = (f"{student} is not in the gradebook and Autograde.create_student is False: add "
+                                    f"them with `nbgrader db student add {student}`")
+                continue
+            releases = {graded.name: graded.release_nb for graded in self.notebooks}
+            found = locate_notebooks(folder, releases)
+            for graded in self.notebooks:
+                path = found[graded.name].path
+                problem = kernel_problem(graded, path.read_bytes() if path else None)
+                if problem:
+                    refused[student] = problem
+                    break
+        return refused
 
     def run(self) -> list[Outcome]:
         start = time.monotonic()
-        submissions = find_submissions(self.submitted, self.assignment)
-        plan = make_plan(submissions, self.store, self.version, self.writer.recorded_students(), self.options.force)
+        submissions = self._selected_submissions()
+        if self.coursedir.student_id != "*" and not submissions:
+            raise AssignmentError(f"no submission of {self.assignment} in {self.submitted} matches --student "
+                                  f"{self.coursedir.student_id}")
+        for student, why in self._refused(submissions).items():
+            self.outcomes[student] = Outcome(student, "failed", None, None, why)
+            del submissions[student]
+        from nbgrader.preprocessors import Execute
+
+        if not Execute(config=self.config).enabled:
+            return self._run_without_execution(submissions, start)
+        plan = make_plan(submissions, self.store, self.version, self.writer.recorded_students(), self.options.force,
+                         self._unwritten(submissions))
         # The gradebook may have been written since (a stock `nbgrader autograde` of the course): record again.
         stale = self.writer.stale({student: self.store.results(student) or {} for student in plan.unchanged},
                                   self.notebook_names)
         plan.unchanged = [student for student in plan.unchanged if student not in stale]
         plan.record += stale
-        where = self.options.scheduler or f"{self.sizing.workers} local workers x {self.sizing.threads} thread(s)"
+        where = self.options.scheduler or ("this process" if len(plan.grade) == 1 else
+                                           f"{min(self.sizing.workers, len(plan.grade))} local workers x "
+                                           f"{self.sizing.threads} thread(s)")
         self.console.print(f"{self.assignment}: {len(submissions)} submissions: {len(plan.grade)} to grade "
                            f"({where}), {len(plan.record)} to record, {len(plan.unchanged)} unchanged")
         for student in plan.unchanged:
@@ -163,6 +251,25 @@ class Batch:
         self._report(time.monotonic() - start, did_work=bool(plan.grade or plan.record))
         return [self.outcomes[student] for student in sorted(self.outcomes)]
 
+    def _run_without_execution(self, submissions: dict[str, Path], start: float) -> list[Outcome]:
+        """``--no-execute``: nothing runs; nbgrader's own converter scores each notebook from the outputs saved in
+        it, exactly as ``nbgrader autograde --no-execute`` does (a student can write those outputs by hand)."""
+        unwritten = self._unwritten(submissions)
+        students = [student for student in submissions if self.options.force or student in unwritten]
+        self.console.print(Text(f"{self.assignment}: --no-execute: {len(students)} of {len(submissions)} submissions "
+                                "scored from the outputs saved in their notebooks; nothing was run, so a student "
+                                "who wrote outputs by hand gets their points"))
+        for student in sorted(students):
+            error = self.writer.record_unexecuted(student)
+            state = self.store.state(student)
+            if state is not None:  # the stored grade is no longer what the gradebook has: the next run records it
+                self.store.set_state(student, State(**{**state.__dict__, "recorded": False}))
+            self.outcomes[student] = Outcome(student, "failed" if error else "recorded", None, None,
+                                             error or "scored from its saved outputs (--no-execute)")
+            self.console.print(outcome_line(self.outcomes[student]), highlight=False)
+        self.console.print(f"{len(students)} submissions in {time.monotonic() - start:.1f} s")
+        return [self.outcomes[student] for student in sorted(self.outcomes)]
+
     def _progress(self, total: int) -> Progress:
         return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("[red]{task.fields[failures]} failed"), TimeElapsedColumn(),
@@ -176,22 +283,34 @@ class Batch:
         progress.console.print(outcome_line(outcome), highlight=False)
 
     def _jobs(self, students: dict[str, str], submissions: dict[str, Path]) -> dict[str, Job]:
+        """Each student's job: every notebook, or with ``--notebook`` only the selected ones when the others have a
+        stored grade of the same checks to keep (``self.partial``)."""
         jobs = {}
         for student in students:
             releases = {graded.name: graded.release_nb for graded in self.notebooks}
             found = locate_notebooks(submissions[student], releases)
+            state = self.store.state(student)
+            if self.selected != self.notebook_names and state is not None and state.checks == self.version \
+                    and self.store.results(student) is not None:
+                self.partial.add(student)
             parts = [NotebookJob(graded.name, found[graded.name].path.read_bytes() if found[graded.name].path else None,
-                                 graded, tuple(found[graded.name].notes)) for graded in self.notebooks]
+                                 graded, tuple(found[graded.name].notes)) for graded in self.notebooks
+                     if student not in self.partial or graded.name in self.selected]
             jobs[student] = Job(student, tuple(parts), self.data_files, self.limits,
-                                (str(self.course), str(self.output.resolve())))
+                                tuple(dict.fromkeys((str(self.course), str(self.root), str(self.output.resolve())))))
         return jobs
 
     def _grade(self, students: dict[str, str], submissions: dict[str, Path], progress: Progress, task) -> None:
         from dask.distributed import as_completed
 
         jobs = self._jobs(students, submissions)
+        if self.options.scheduler is None and len(jobs) == 1:  # no cluster to start for one submission (seconds)
+            self._grade_here(students, submissions, jobs, progress, task)
+            return
         local_code = code_version()
-        with dask_client(self.options.scheduler, self.sizing) as client:
+        # No more local workers than submissions to grade: each one starting costs a core for seconds.
+        sizing = dataclasses.replace(self.sizing, workers=min(self.sizing.workers, len(jobs)))
+        with dask_client(self.options.scheduler, sizing) as client:
             with warnings.catch_warnings():  # the data travels in the graph once, so that Dask can recompute it
                 warnings.simplefilter("ignore", UserWarning)
                 data = client.submit(carry_data, {variable: path.read_bytes() for variable, path in self.data.items()},
@@ -211,41 +330,70 @@ class Batch:
                 try:
                     graded = future.result()
                 except Exception as error:  # the task raised, or its workers kept dying (KilledWorker)
-                    message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-                    self.outcomes[student] = Outcome(student, "failed", None, None, message)
+                    self._failed(student, error)
                 else:
                     if graded.code_version != local_code:
                         self.outcomes[student] = Outcome(student, "failed", None, graded.seconds,
                                                          f"worker {graded.worker} runs other grading code")
                     else:
-                        self.store.save(graded, students[student], self.version)
-                        try:
-                            write_feedback(self.store.student_folder(student), graded.results, student,
-                                           self.assignment)
-                        except Exception as error:  # noqa: BLE001 (a plot must never stop the batch)
-                            self.console.print(Text(f"{student}: no feedback page ({type(error).__name__}: {error})"))
-                        self._record(student, "graded", submissions[student])
+                        self._keep(student, students[student], graded, submissions[student])
                 finally:
                     future.release()
                 self._advance(progress, task, student)
+
+    def _grade_here(self, students: dict[str, str], submissions: dict[str, Path], jobs: dict[str, Job],
+                    progress: Progress, task) -> None:
+        """One submission, graded by this process as ``graders grade`` grades (its kernel is sandboxed all the
+        same), retried as a Dask task is."""
+        (student, job), = jobs.items()
+        data = {variable: path.read_bytes() for variable, path in self.data.items()}
+        for attempt in range(self.options.retries + 1):
+            try:
+                graded = grade_job(job, data)
+            except Exception as error:  # noqa: BLE001 (as a task that raised: listed, the batch goes on)
+                if attempt == self.options.retries:
+                    self._failed(student, error)
+            else:
+                self._keep(student, students[student], graded, submissions[student])
+                break
+        self._advance(progress, task, student)
+
+    def _failed(self, student: str, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        self.outcomes[student] = Outcome(student, "failed", None, None, message)
+
+    def _keep(self, student: str, digest: str, graded: Graded, submitted: Path) -> None:
+        """Store a grade, write its feedback page, record it."""
+        if student in self.partial:  # the other notebooks keep their stored grade
+            kept = [name for name in self.notebook_names if name not in self.selected]
+            graded.results = merge_results(graded.results, self.store.results(student), kept, self.notebook_names)
+            graded.written = {**self.store.written(student), **graded.written}
+            digest = f"partial:{digest}"  # a later run without --notebook grades them all again
+        self.store.save(graded, digest, self.version)
+        try:
+            write_feedback(self.store.student_folder(student), graded.results, student, self.assignment)
+        except Exception as error:  # noqa: BLE001 (a plot must never stop the batch)
+            self.console.print(Text(f"{student}: no feedback page ({type(error).__name__}: {error})"))
+        self._record(student, "graded", submitted)
 
     def _record(self, student: str, status: str, submitted: Path) -> None:
         state = self.store.state(student)
         results = self.store.results(student)
         try:
-            error = self.writer.record(student, submitted, self.notebook_names)
+            self.writer.record(student, submitted, self.notebook_names,
+                               self.coursedir.notebook_id if status == "recorded" or student in self.partial else "*")
         except Exception as failure:  # not recordable, or the gradebook is unreachable: listed, tried again next run
             reason = str(failure) if isinstance(failure, RecordingError) else f"{type(failure).__name__}: {failure}"
             message = f"not recorded: {reason}".splitlines()[0][:400]
             self.store.set_state(student, State(**{**state.__dict__, "recorded": False, "record_error": message}))
             self.outcomes[student] = Outcome(student, "failed", results, state.seconds, message)
             return
-        self.store.set_state(student, State(**{**state.__dict__, "recorded": True, "record_error": error}))
+        self.store.set_state(student, State(**{**state.__dict__, "recorded": True, "record_error": None}))
         errors = grader_errors(results)
         if errors:  # recorded, as nbgrader would score it, but the batch fails: the instructor must look
             self.outcomes[student] = Outcome(student, "failed", results, state.seconds, f"grader error: {errors[0]}")
             return
-        self.outcomes[student] = Outcome(student, status, results, state.seconds, _notes(results, error))
+        self.outcomes[student] = Outcome(student, status, results, state.seconds, _notes(results, None))
 
     def _report(self, seconds: float, did_work: bool = True) -> None:
         """The table, ``grades.csv`` (always: manual grades change between runs) and ``report.html`` (unless the
@@ -278,11 +426,12 @@ class Batch:
 
 
 def autograde_command(course: Path, assignment: str, options: BatchOptions) -> int:
-    """The CLI verb: 0 when every submission has a grade, 1 when some failed, 2 when nothing could run."""
+    """The CLI verb: 0 when every selected submission has a grade, 1 when some failed or nothing could run (as
+    ``nbgrader autograde`` exits)."""
     try:
         batch = Batch(course, assignment, options)
+        outcomes = batch.run()
     except (GradebookError, AssignmentError, FileNotFoundError) as error:
         print(f"graders autograde: {error}")
-        return 2
-    outcomes = batch.run()
+        return 1
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0

@@ -11,7 +11,9 @@ the sandboxed run, and each test cell's outcome from the grader's checks.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
+import json
 import os
 import re
 import shutil
@@ -23,6 +25,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, LimitOutput, SaveAutoGrades
 from nbgrader.preprocessors.base import NbGraderPreprocessor
@@ -31,7 +34,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets import Unicode
 
 from graders.autograde.store import ResultStore
-from graders.course.assignment import grade_id
+from graders.course.assignment import GradedNotebook, grade_id
 from graders.course.nbgrader_settings import course_config
 from graders.grade.results import notebook_tests
 
@@ -130,12 +133,15 @@ class GradebookWriter:
     notebook only one of them has could not be checked).
     """
 
-    def __init__(self, course: Path, assignment: str, store: ResultStore, notebooks: list[str] | None = None):
-        config = course_config(course)
+    def __init__(self, course: Path, assignment: str, store: ResultStore, notebooks: list[str] | None = None,
+                 config=None):
+        config = copy.deepcopy(config) if config is not None else course_config(course)
+        self.create_student = Autograde(config=config).create_student  # cast as nbgrader casts it
         config.ApplyGraderResults.store = str(store.folder)
         config.Autograde.autograde_preprocessors = [
             ApplyGraderResults, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
             CheckCellMetadata]
+        self.config = config
         self.coursedir = CourseDirectory(config=config)  # the course's own folders
         self.store = store
         self.staging = store.folder / STAGING
@@ -156,6 +162,47 @@ class GradebookWriter:
                                  f"the release {', '.join(sorted(notebooks)) or 'none'}: run "
                                  f"`nbgrader generate_assignment {assignment} --force` so that they agree")
 
+    def with_instantiated_tests(self, graded: GradedNotebook) -> GradedNotebook:
+        """``graded`` with each test cell that uses nbgrader's autotest directives (``AUTOTEST``, ``HASHED
+        AUTOTEST``) holding the code ``nbgrader generate_assignment`` made of them, read from the gradebook: the
+        code ``nbgrader autograde`` runs. The source notebook holds only the directives.
+
+        Raises:
+            GradebookError: the gradebook lacks such a cell (the release is older than the source).
+        """
+        notebook = copy.deepcopy(graded.source_nb)
+        directives = [cell for cell in notebook.cells if grade_id(cell) and "AUTOTEST" in cell.source
+                      and cell.metadata.get("nbgrader", {}).get("grade")]
+        if not directives:
+            return graded
+        with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
+            for cell in directives:
+                try:
+                    cell.source = gradebook.find_source_cell(grade_id(cell), Path(graded.name).stem,
+                                                             self.assignment).source
+                except MissingEntry:
+                    raise GradebookError(f"the gradebook has no cell {grade_id(cell)!r} of {graded.name}: run "
+                                         f"`nbgrader generate_assignment {self.assignment} --force`") from None
+        return dataclasses.replace(graded, source=nbformat.writes(notebook))
+
+    def students(self) -> set[str]:
+        """The gradebook's students."""
+        with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
+            return {student.id for student in gradebook.students}
+
+    def record_unexecuted(self, student: str) -> str | None:
+        """``nbgrader autograde --no-execute`` of one student, by nbgrader itself (nothing runs: each test cell is
+        scored from its saved outputs); None when it succeeded, else nbgrader's error."""
+        config = copy.deepcopy(self.config)
+        config.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()
+        config.Execute.enabled = False
+        config.ClearOutput.enabled = False
+        api = NbGraderAPI(CourseDirectory(config=config), config=config)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            outcome = api.autograde(self.assignment, student, force=True, create=self.create_student)
+        return None if outcome["success"] else f"nbgrader could not take it: {_nbgrader_error(outcome)}"
+
     def recorded_students(self) -> set[str]:
         """Students with a submission of the assignment in the gradebook."""
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
@@ -174,28 +221,40 @@ class GradebookWriter:
                     continue
                 (folder / relative).parent.mkdir(parents=True, exist_ok=True)
                 (folder / relative).symlink_to(path.resolve())
+        for relative, content in self.store.written(student).items():  # as nbgrader's kernel writes them
+            target = folder / relative
+            if relative == "timestamp.txt" or target.suffix == ".ipynb" or target.is_symlink() or target.exists():
+                continue  # never in place of a file the student handed in, nor a notebook nbgrader would grade
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
         for name in notebook_names:
             executed = self.store.executed(student, name)
             if executed is not None:
-                nbformat.write(nbformat.reads(executed, as_version=4), folder / name)
+                notebook = nbformat.reads(executed, as_version=4)
+                if not _has_cell_ids(submitted / name):  # as nbgrader writes such a notebook: without cell ids,
+                    for cell in notebook.cells:  # not with the random ones the engine's reading gave it
+                        cell.pop("id", None)
+                    notebook.nbformat_minor = min(notebook.nbformat_minor, 4)
+                nbformat.write(notebook, folder / name)
         return folder
 
-    def record(self, student: str, submitted: Path, notebook_names: list[str]) -> str | None:
+    def record(self, student: str, submitted: Path, notebook_names: list[str], notebook_id: str = "*") -> None:
         """Record the stored grade of ``student`` through nbgrader, and check the gradebook against it.
 
         ``submitted`` is the student's submission folder, ``notebook_names``
-        the released notebooks' file names. Returns None when nbgrader took
-        the notebooks, or a note when it could not and the engine's score is
-        0 too: then every grade of the submission is set to 0, as nbgrader
-        does for a missing notebook.
+        the released notebooks' file names, ``notebook_id`` nbgrader's
+        ``--notebook`` glob: only those notebooks are written again. A submission none of whose
+        notebooks the engine could run (none found, none readable) gets 0 in
+        every grade cell, as nbgrader scores a missing notebook; nbgrader
+        writes no ``autograded/`` folder for it.
 
         Raises:
-            RecordingError: nbgrader could not take a submission the engine
-                scored above 0 (the gradebook keeps what it had for the
-                student: nothing, or an earlier submission's grades), or the
-                gradebook's autograded scores differ from ``results.json``
-                (those cells are flagged as needing a manual grade). The
-                next run tries again.
+            RecordingError: nbgrader could not take the graded notebooks (as
+                after ``nbgrader autograde``, the student has no
+                ``autograded/`` folder and the run fails), or the gradebook's
+                autograded scores differ from ``results.json`` (those cells
+                are flagged as needing a manual grade). The next run tries
+                again.
         """
         results = self.store.results(student)
         if results is None:
@@ -203,17 +262,16 @@ class GradebookWriter:
         _check_timestamp(submitted)
         ran = [name for name in notebook_names if self.store.executed(student, name) is not None]
         folder = self._stage(student, submitted, notebook_names)
-        note = None
         try:
             if not ran:  # the engine could not read or find any notebook: nbgrader cannot either
                 self._zero_if_engine_agrees(student, results, "the notebook never ran")
             else:
                 with warnings.catch_warnings():  # SQLAlchemy 2 warns about nbgrader's session use; harmless
                     warnings.simplefilter("ignore", SAWarning)
-                    outcome = self.api.autograde(self.assignment, student, force=True, create=True)
-                if not outcome["success"]:
-                    note = _nbgrader_error(outcome)
-                    self._zero_if_engine_agrees(student, results, note)
+                    self.api.coursedir.notebook_id = notebook_id
+                    outcome = self.api.autograde(self.assignment, student, force=True, create=self.create_student)
+                if not outcome["success"]:  # as after `nbgrader autograde`: no autograded/ folder, the run fails
+                    raise RecordingError(f"nbgrader could not take the graded notebooks: {_nbgrader_error(outcome)}")
         except RecordingError:
             self._flag_disagreements(student, notebook_names, results)  # nbgrader may have recorded some notebooks
             raise
@@ -223,7 +281,6 @@ class GradebookWriter:
         if problems:
             raise RecordingError("the gradebook disagrees with results.json (those cells are flagged for a manual "
                                  "grade in formgrader): " + "; ".join(problems[:5]))
-        return note
 
     def _flag_disagreements(self, student: str, notebook_names: list[str], results: dict) -> list[str]:
         """Flag every gradebook cell that differs from ``results.json`` as needing a manual grade; say which."""
@@ -287,6 +344,8 @@ class GradebookWriter:
 
     def _record_zero(self, student: str) -> None:
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
+            if not self.create_student:
+                gradebook.find_student(student)  # MissingEntry, as nbgrader fails, when it is not there
             gradebook.update_or_create_student(student)
             submission = gradebook.update_or_create_submission(self.assignment, student)
             for notebook in submission.notebooks:
@@ -294,6 +353,16 @@ class GradebookWriter:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
             gradebook.db.commit()
+
+
+def _has_cell_ids(path: Path) -> bool:
+    """Whether the submitted notebook at ``path`` gives its cells ids (nbformat 4.5 and later); True when it
+    cannot be read as a notebook of an older format."""
+    try:
+        notebook = json.loads(path.read_bytes())
+        return notebook.get("nbformat", 4) > 4 or notebook.get("nbformat_minor", 5) >= 5
+    except (OSError, ValueError, AttributeError, TypeError):
+        return True
 
 
 def _check_timestamp(submitted: Path) -> None:

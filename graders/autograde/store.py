@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from graders.autograde.worker import Graded
 RESULTS = "results.json"
 EXECUTED = "executed"  # a folder: the executed notebooks, by released file name
 STATE = "state.json"
+WRITTEN = "written"  # a folder: the files the notebooks wrote beside themselves (``Graded.written``)
 
 
 @dataclass
@@ -70,10 +72,21 @@ class ResultStore:
         path = self.student_folder(student) / EXECUTED / notebook
         return path.read_text() if path.is_file() else None
 
+    def written(self, student: str) -> dict[str, bytes]:
+        """The files the student's notebooks wrote beside themselves, by relative path (``Graded.written``)."""
+        folder = self.student_folder(student) / WRITTEN
+        return {path.relative_to(folder).as_posix(): path.read_bytes()
+                for path in sorted(folder.rglob("*")) if path.is_file() and not path.is_symlink()}
+
     def save(self, graded: Graded, submission: str, checks: str) -> State:
         """Keep a worker's result; the state goes last, so it only ever describes complete files."""
         folder = self.student_folder(graded.student)
         (folder / STATE).unlink(missing_ok=True)
+        shutil.rmtree(folder / WRITTEN, ignore_errors=True)
+        for relative, content in graded.written.items():  # relative paths of regular files, read by the grader
+            path = folder / WRITTEN / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
         write_atomically(folder / RESULTS, json.dumps(graded.results, indent=2) + "\n")
         for notebook, executed in graded.executed.items():
             path = folder / EXECUTED / Path(notebook).name

@@ -12,11 +12,15 @@ import os
 import socket
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.course.assignment import GradedNotebook
-from graders.grade.sandbox import Limits, thread_environment
+from graders import skip_slow_imports
+
+skip_slow_imports()  # a worker process imports this module first, before nbformat
+
+from graders.course.assignment import GradedNotebook  # noqa: E402
+from graders.grade.sandbox import Limits, thread_environment  # noqa: E402
 
 DATA_FOLDER = "graders-data"
 
@@ -62,6 +66,8 @@ class Graded:
     seconds: float
     worker: str
     code_version: str
+    written: dict[str, bytes] = field(default_factory=dict)  # files the notebooks wrote beside themselves, by
+    # relative path (``Grading.written``; a later notebook's file wins): they go into autograded/ as with nbgrader
 
 
 def carry_data(data: dict[str, bytes]) -> dict[str, bytes]:
@@ -124,6 +130,7 @@ def grade_job(job: Job, data: dict[str, bytes]) -> Graded:
                                 hide=tuple(Path(folder) for folder in job.hide))
         gradings[part.name] = grading
         executed[part.name] = nbformat.writes(grading.notebook) if grading.notebook is not None else None
+    written = {path: content for grading in gradings.values() for path, content in grading.written.items()}
     return Graded(job.student, submission_results(gradings), executed,
                   sum(grading.seconds for grading in gradings.values()), f"{socket.gethostname()}:{os.getpid()}",
-                  code_version())
+                  code_version(), written)

@@ -210,8 +210,9 @@ class Assignment:
         return [self.notebook(name, current_reference) for name in self.notebook_names]
 
 
-def find_assignment(course: Path, name: str) -> Assignment:
-    """The assignment ``name`` of the nbgrader course at ``course`` (its ``nbgrader_config.py`` decides the folders).
+def find_assignment(course: Path, name: str, config=None) -> Assignment:
+    """The assignment ``name`` of the nbgrader course at ``course`` (its ``nbgrader_config.py`` decides the folders;
+    ``config``: the whole configuration, when the caller has read it already, ``course_config``).
 
     Raises:
         AssignmentError: no such assignment in ``source/`` or ``release/``, no notebook released, or its
@@ -221,7 +222,7 @@ def find_assignment(course: Path, name: str) -> Assignment:
 
     from graders.course.nbgrader_settings import course_config
 
-    config = course_config(course)
+    config = config if config is not None else course_config(course)
     coursedir = CourseDirectory(config=config)
     root = Path(coursedir.root)
     source = root / coursedir.source_directory / name

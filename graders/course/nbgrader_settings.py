@@ -31,10 +31,11 @@ def with_scripts_on_path(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, "PATH": path if scripts in path.split(os.pathsep) else os.pathsep.join([scripts, path])}
 
 
-def course_config(course: Path):
+def course_config(course: Path, overrides=None):
     """The course's configuration as nbgrader reads it: its ``nbgrader_config.py`` when there is one (nbgrader's
-    defaults otherwise), with the course root at ``course`` unless the file sets another. Environment variables
-    the file sets (for nbgrader's own kernels) are not kept in this process."""
+    defaults otherwise), then ``overrides`` (a traitlets ``Config``: nbgrader's command-line options) over it,
+    with the course root at ``course`` unless one of them sets another. Environment variables the file sets
+    (for nbgrader's own kernels) are not kept in this process."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -46,6 +47,8 @@ def course_config(course: Path):
     finally:
         os.environ.clear()
         os.environ.update(environment)
+    if overrides is not None:
+        config.merge(overrides)
     if "root" not in config.CourseDirectory:
         config.CourseDirectory.root = str(course)
     return config

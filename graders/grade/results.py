@@ -41,6 +41,8 @@ class Grading:
     grader_errors: list[str] = field(default_factory=list)  # test cells the engine could not run, and why
     recorded: dict = field(default_factory=dict)  # reference runs: what the test cells read (``graders.reference``)
     resources: dict = field(default_factory=dict)  # what the kernel used (``sandbox.Usage.as_dict``)
+    written: dict[str, bytes] = field(default_factory=dict)  # files the notebook wrote beside itself, by relative
+    # path (``Sandbox.written_files``): nbgrader's kernel writes them into autograded/, so the batch puts them there
 
     def score(self, name: str) -> float:
         result = self.checks.get(name)
@@ -117,6 +119,38 @@ def submission_results(gradings: dict[str, Grading]) -> dict:
         "extra_data": {**first, "notebooks": {name: part["extra_data"] for name, part in parts.items()},
                        **({"grader_errors": errors} if errors else {}), **({"resources": used} if used else {})},
     }
+
+
+def merge_results(new: dict, old: dict, kept: list[str], order: list[str]) -> dict:
+    """results.json of a submission of several notebooks, some graded again and the others (``kept``) not.
+
+    ``new``: the results of the notebooks graded again (``submission_results``
+    of those alone); ``old``: the stored results of the whole submission;
+    ``order``: every released file name, in assignment order. Tests, notes
+    and scores of a kept notebook come from ``old``, the others' from
+    ``new``; each test is named ``NOTEBOOK/GRADE_ID``, as with several notebooks.
+    """
+    tests, output, errors, parts = [], [], [], {}
+    for name in order:
+        stem = name.removesuffix(".ipynb")
+        source = old if name in kept else new
+        tests += [{**test, "name": test_name(test["extra_data"]["grade_id"], stem, True)}
+                  for test in source.get("tests", []) if (test.get("extra_data") or {}).get("notebook") == stem]
+        lines = source.get("output", "").splitlines()
+        several = any(line.startswith(f"{other}: ") for line in lines for other in order)
+        output += [line for line in lines if line.startswith(f"{name}: ")] if several else \
+            [f"{name}: {line}" for line in lines]
+        extra = source.get("extra_data") or {}
+        errors += [error for error in extra.get("grader_errors", []) if not several or error.startswith(f"{name}: ")]
+        parts[name] = (extra.get("notebooks") or {}).get(name, extra)
+    extra = {**(new.get("extra_data") or {}), "notebooks": parts}
+    extra.pop("grader_errors", None)
+    used = combined_resources([part.get("resources") for part in parts.values()])
+    return {"score": sum(test["score"] for test in tests), "max_score": sum(test["max_score"] for test in tests),
+            "execution_time": new.get("execution_time", 0.0),  # this run's
+            "output": "\n".join(output), "tests": tests,
+            "extra_data": {**extra, **({"grader_errors": errors} if errors else {}),
+                           **({"resources": used} if used else {})}}
 
 
 def combined_resources(parts: list[dict | None]) -> dict:

@@ -17,9 +17,9 @@ import nbformat
 from graders.course.assignment import Assignment, AssignmentError, GradedNotebook, find_assignment
 from graders.course.cells import is_test_cell
 from graders.grade.checker import RECORD_ENVIRONMENT, CellOutcome, Checker
-from graders.grade.execute import Executed, execute, without_grader_cells
+from graders.grade.execute import KERNEL_LOG, Executed, execute, without_grader_cells
 from graders.grade.results import CheckResult, Grading, print_table, to_gradescope
-from graders.grade.sandbox import Limits, Sandbox
+from graders.grade.sandbox import CONNECTION_FILE, Limits, Sandbox
 from graders.grade.submission import SubmissionError, read_submission, restore_assignment_cells
 from graders.reference.record import ENVIRONMENT, NOTEBOOK_ENVIRONMENT, check_measured
 
@@ -119,7 +119,8 @@ def grade(
             sandbox.add_data(path, variable)
         # Always set: nothing of the grader's own environment, and no search of the folders, decides the record.
         environment = {variable: str(path) for variable, path in data.items()}
-        environment |= {ENVIRONMENT: "", NOTEBOOK_ENVIRONMENT: graded.name, RECORD_ENVIRONMENT: "1" if record else ""}
+        environment |= {ENVIRONMENT: "", NOTEBOOK_ENVIRONMENT: graded.name, RECORD_ENVIRONMENT: "1" if record else "",
+                        "NBGRADER_EXECUTION": "autograde"}  # as nbgrader sets it: a test cell may ask
         if graded.reference:
             (Path(source) / REFERENCE_FILE).write_text(graded.reference)
             environment[ENVIRONMENT] = str(Path(source) / REFERENCE_FILE)
@@ -144,6 +145,7 @@ def grade(
             checker.close()
         isolation = [note for note in [sandbox.isolation.note()] if note]
         usage = sandbox.usage()
+        written = sandbox.written_files({name for name, _ in graded.release_files} | {KERNEL_LOG, CONNECTION_FILE})
     checks = {
         name: CheckResult(name, outcome.score, outcome.message, hidden.get(name, False), outcome.outputs)
         for name, outcome in outcomes.items()
@@ -172,6 +174,7 @@ def grade(
         errors,
         _recorded(checker) if record else {},
         usage.as_dict(),
+        written,
     )
 
 

@@ -19,6 +19,7 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,8 @@ from graders.grade.seccomp import supported as seccomp_supported
 from graders.grade.view import bubblewrap_arguments, etc_files
 
 GiB = 1024**3
+CONNECTION_FILE = "connection.json"  # in the sandbox's folder: the kernel's, written by the grader
+WRITTEN_BYTES = 16 << 20  # files a notebook writes beside itself, kept for autograded/ (``Sandbox.written_files``)
 MiB = 1024**2
 
 
@@ -304,7 +307,7 @@ class Sandbox:
         class SandboxedKernelManager(AsyncKernelManager):
             def __init__(self, **kwargs):
                 super().__init__(**{**kwargs, "transport": "ipc", "ip": str(root / "kernel")})
-                self.connection_file = str(root / "connection.json")
+                self.connection_file = str(root / CONNECTION_FILE)
 
             def format_kernel_cmd(self, extra_arguments=None):
                 return prefix + super().format_kernel_cmd(extra_arguments)
@@ -341,6 +344,33 @@ class Sandbox:
         """The cgroup's limit stopped a process of the kernel (False without a cgroup: the kernel then gets a
         MemoryError of its own)."""
         return self.cgroup is not None and self.cgroup.usage().oom_killed
+
+    def written_files(self, given: set[str], total_bytes: int = WRITTEN_BYTES) -> dict[str, bytes]:
+        """The files the kernel left in its working folder, by path relative to it: regular files only (no link
+        is followed), none hidden or in a hidden folder (``HOME`` is this folder), none in ``exports/``, none of
+        ``given`` (what the grader put there), up to ``total_bytes`` in all: a folder's files before its subfolders,
+        each in name order, a file too big for what is left is left out.
+        Read after the kernel is gone."""
+        found, total = {}, 0
+        for folder, folders, files in os.walk(self.root):
+            here = Path(folder).relative_to(self.root)
+            folders[:] = sorted(name for name in folders if not name.startswith(".")
+                                and (here, name) != (Path("."), self.exports.name))
+            for name in sorted(files):
+                relative = (here / name).as_posix()
+                if name.startswith(".") or relative in given:
+                    continue
+                try:
+                    descriptor = os.open(Path(folder) / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                with os.fdopen(descriptor, "rb") as stream:
+                    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                        continue
+                    content = stream.read(total_bytes - total + 1)
+                if total + len(content) <= total_bytes:  # a file over what is left of the budget is left out
+                    found[relative], total = content, total + len(content)
+        return found
 
     def environment(self) -> dict[str, str]:
         """The kernel's environment: nothing of the grader's but what Python and TensorFlow need."""
