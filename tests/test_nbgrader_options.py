@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -156,3 +157,19 @@ def test_one_notebook_graded_again_keeps_the_others_stored_results():
     assert merged["output"].splitlines() == ["p1.ipynb: new p1", "p2.ipynb: old p2"]
     assert merged["extra_data"]["resources"]["peak_memory_bytes"] == 9
     assert json.loads(json.dumps(merged)) == merged
+
+
+def test_a_notebook_nbgrader_would_fail_for_its_metadata_is_named_in_the_results(tmp_path):
+    from nbgrader.tests import apps
+
+    from graders.autograde.locate import nbgrader_metadata_note
+
+    other = Path(apps.__file__).parent / "files" / "test.ipynb"  # another assignment's notebook
+    note = nbgrader_metadata_note(other, nbformat.v4.new_notebook())
+    assert "has cells of grade ids the release does not have (jupyter, squares" in note
+    assert "nbgrader autograde would fail it" in note
+    release = nbformat.read(other, as_version=4)
+    assert nbgrader_metadata_note(other, release) is None  # its own release
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{ not json")
+    assert nbgrader_metadata_note(broken, release) is None  # the engine reports what is not a notebook

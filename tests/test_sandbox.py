@@ -584,5 +584,10 @@ def test_the_files_a_notebook_wrote_are_read_back_without_following_links(tmp_pa
         (root / "zz-big.bin").write_bytes(b"x" * 64)
         assert sandbox.written_files({"helper.py"}) == {
             "plots/loss.png": b"\x89PNG", "side-effect.txt": b"written", "zz-big.bin": b"x" * 64}
-        assert sandbox.written_files({"helper.py"}, total_bytes=20) == {
-            "plots/loss.png": b"\x89PNG", "side-effect.txt": b"written"}
+        # Each file counts at least 4 KiB, and a folder's files come before its subfolders'.
+        assert sandbox.written_files({"helper.py"}, total_bytes=2 * 4096) == {
+            "side-effect.txt": b"written", "zz-big.bin": b"x" * 64}
+        for depth in range(12):  # deeper than 8 folders is left out
+            (root / Path(*["d"] * (depth + 1))).mkdir()
+        (root / Path(*["d"] * 12) / "deep.txt").write_text("too deep")
+        assert "d/d/d/d/d/d/d/d/d/d/d/d/deep.txt" not in sandbox.written_files(set())

@@ -22,7 +22,7 @@ from rich.text import Text
 from graders.autograde.cluster import available_cores, dask_client, size_cluster, total_memory
 from graders.autograde.fingerprint import checks_version, code_version, file_sha, submission_hash
 from graders.autograde.kernelspec import kernel_problem
-from graders.autograde.locate import locate_notebooks
+from graders.autograde.locate import locate_notebooks, nbgrader_metadata_note
 from graders.autograde.record import GradebookError, GradebookWriter, RecordingError
 from graders.autograde.report import (
     Outcome,
@@ -74,14 +74,16 @@ def find_submissions(submitted: Path, assignment: str) -> dict[str, Path]:
 
 
 def make_plan(submissions: dict[str, Path], store: ResultStore, version: str, recorded: set[str],
-              force: bool, unwritten: set[str] = frozenset()) -> Plan:
+              force: bool, unwritten: set[str] = frozenset(), partial_counts: bool = False) -> Plan:
     """Grade what is new, changed or graded by older checks; record what the gradebook lacks, and each student of
-    ``unwritten`` (whose ``autograded/`` folder, or notebook selected with ``--notebook``, is missing)."""
+    ``unwritten`` (whose ``autograded/`` folder, or notebook selected with ``--notebook``, is missing).
+    ``partial_counts`` (a ``--notebook`` run): a grade of the selected notebooks of this submission is current."""
     plan = Plan()
     for student, folder in submissions.items():
         digest = submission_hash(folder)
         state = store.state(student)
-        if force or state is None or (state.submission, state.checks) != (digest, version):
+        current = {digest, f"partial:{digest}"} if partial_counts else {digest}
+        if force or state is None or state.submission not in current or state.checks != version:
             plan.grade[student] = digest
         elif not state.recorded or student not in recorded or student in unwritten:
             plan.record.append(student)
@@ -118,12 +120,19 @@ def _notes(results: dict | None, record_error: str | None) -> str:
     return notes
 
 
+def _metadata_note(path: Path | None, graded) -> tuple[str, ...]:
+    """Where the engine grades what ``nbgrader autograde`` would refuse, the results say so."""
+    note = nbgrader_metadata_note(path, graded.release_nb) if path is not None else None
+    return (note,) if note else ()
+
+
 def execute_limits(config) -> dict[str, int]:
     """``Limits`` fields from nbgrader's ``Execute.timeout`` in ``config`` (seconds per cell; None or a negative
     number, given as -1: no limit per cell, the notebook's own limit still applies)."""
     from nbgrader.preprocessors import Execute
 
-    if config is None or "timeout" not in config.Execute:
+    if config is None or not any("timeout" in config[section]  # Execute inherits nbclient's option
+                                 for section in ("Execute", "ExecutePreprocessor", "NotebookClient")):
         return {}
     value = Execute(config=config).timeout  # the command line's text, cast as nbgrader casts it
     return {"cell_seconds": int(value) if value is not None and value > 0 else -1}
@@ -140,6 +149,10 @@ class Batch:
         self.config = course_config(self.course, options.nbgrader)
         self.coursedir = coursedir = CourseDirectory(config=self.config)
         self.root = Path(coursedir.root).resolve()
+        if coursedir.directory_structure != CourseDirectory.class_traits()["directory_structure"].default():
+            raise AssignmentError(f"CourseDirectory.directory_structure is {coursedir.directory_structure!r}: "
+                                  "graders autograde reads only nbgrader's default, {nbgrader_step}/{student_id}/"
+                                  "{assignment_id}")
         self.output = options.output or self.root / "results" / assignment
         self.store = ResultStore(self.output)
         found = find_assignment(self.course, assignment, self.config)  # before any gradebook is opened
@@ -158,10 +171,14 @@ class Batch:
         self.data_sha = " ".join(f"{file.variable}={file.sha}" for file in self.data_files) or "no data"
         self.sizing = size_cluster(available_cores(), total_memory(), options.workers, options.threads)
         self.limits = self._limits(dict(found.settings.limits))
+        from nbgrader.converters import Autograde
+
+        self.force = options.force or Autograde(config=self.config).force  # --force, -f, or the config's
         self.version = checks_version(" ".join(graded.version() for graded in self.notebooks), self.data_sha,
                                       self.limits)
         self.outcomes: dict[str, Outcome] = {}
         self.partial: set[str] = set()  # students graded again in the selected notebooks only (--notebook)
+        self.unselected: dict[str, Outcome] = {}  # stored grades of the students --student or the exclusions leave out
 
     def _limits(self, settings: dict) -> Limits:
         """The command line's limits over the assignment's settings, over ``nbgrader_config.py``'s
@@ -185,8 +202,9 @@ class Batch:
         unwritten = set()
         for student in submissions:
             folder = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+            ran = [name for name in self.selected if self.store.executed(student, name) is not None]
             if not folder.is_dir() or (self.coursedir.notebook_id != "*"
-                                       and not all((folder / name).is_file() for name in self.selected)):
+                                       and not all((folder / name).is_file() for name in ran)):
                 unwritten.add(student)
         return unwritten
 
@@ -195,7 +213,7 @@ class Batch:
         student the gradebook lacks when ``Autograde.create_student`` is False (``--no-create``)."""
         known = self.writer.students() if not self.writer.create_student else set()
         refused = {}
-        for student, folder in submissions.items():
+        for student, folder in sorted(submissions.items()):
             if not self.writer.create_student and student not in known:
                 refused[student] = (f"{student} is not in the gradebook and Autograde.create_student is False: add "
                                     f"them with `nbgrader db student add {student}`")
@@ -204,27 +222,36 @@ class Batch:
             found = locate_notebooks(folder, releases)
             for graded in self.notebooks:
                 path = found[graded.name].path
-                problem = kernel_problem(graded, path.read_bytes() if path else None)
+                try:
+                    problem = kernel_problem(graded, path.read_bytes() if path else None)
+                except (OSError, RecursionError, MemoryError):  # unreadable: the engine says so when it grades it
+                    problem = None
                 if problem:
                     refused[student] = problem
                     break
         return refused
 
     def run(self) -> list[Outcome]:
-        start = time.monotonic()
-        submissions = self._selected_submissions()
-        if self.coursedir.student_id != "*" and not submissions:
-            raise AssignmentError(f"no submission of {self.assignment} in {self.submitted} matches --student "
-                                  f"{self.coursedir.student_id}")
-        for student, why in self._refused(submissions).items():
-            self.outcomes[student] = Outcome(student, "failed", None, None, why)
-            del submissions[student]
         from nbgrader.preprocessors import Execute
 
-        if not Execute(config=self.config).enabled:
+        start = time.monotonic()
+        everyone = find_submissions(self.submitted, self.assignment)
+        if self.coursedir.student_id != "*" and not any(fnmatchcase(student, self.coursedir.student_id)
+                                                        for student in everyone):
+            raise AssignmentError(f"no submission of {self.assignment} in {self.submitted} matches --student "
+                                  f"{self.coursedir.student_id}")
+        submissions = self._selected_submissions()
+        self.unselected = {student: Outcome(student, "unchanged", self.store.results(student), state.seconds, "")
+                           for student in everyone if student not in submissions
+                           for state in [self.store.state(student)] if state is not None}
+        if not Execute(config=self.config).enabled:  # nothing runs: no kernel to check
             return self._run_without_execution(submissions, start)
-        plan = make_plan(submissions, self.store, self.version, self.writer.recorded_students(), self.options.force,
-                         self._unwritten(submissions))
+        for student, why in self._refused(submissions).items():
+            self.outcomes[student] = Outcome(student, "failed", None, None, why)
+            self.writer.remove_autograded(student, self.coursedir.notebook_id)  # as nbgrader's failure handler
+            del submissions[student]
+        plan = make_plan(submissions, self.store, self.version, self.writer.recorded_students(), self.force,
+                         self._unwritten(submissions), partial_counts=self.coursedir.notebook_id != "*")
         # The gradebook may have been written since (a stock `nbgrader autograde` of the course): record again.
         stale = self.writer.stale({student: self.store.results(student) or {} for student in plan.unchanged},
                                   self.notebook_names)
@@ -255,12 +282,15 @@ class Batch:
         """``--no-execute``: nothing runs; nbgrader's own converter scores each notebook from the outputs saved in
         it, exactly as ``nbgrader autograde --no-execute`` does (a student can write those outputs by hand)."""
         unwritten = self._unwritten(submissions)
-        students = [student for student in submissions if self.options.force or student in unwritten]
-        self.console.print(Text(f"{self.assignment}: --no-execute: {len(students)} of {len(submissions)} submissions "
-                                "scored from the outputs saved in their notebooks; nothing was run, so a student "
-                                "who wrote outputs by hand gets their points"))
-        for student in sorted(students):
-            error = self.writer.record_unexecuted(student)
+        students = sorted(submissions)  # nbgrader's own rule (folder missing, newer timestamp, --force) decides
+        self.console.print(Text(f"{self.assignment}: --no-execute: {len(students)} submissions scored from the "
+                                "outputs saved in their notebooks, as nbgrader's rules select them; nothing was run, "
+                                "so a student who wrote outputs by hand gets their points"))
+        for student in students:
+            if not (self.force or student in unwritten or self.writer.newer_submission(student)):
+                self.outcomes[student] = Outcome(student, "unchanged", None, None, "autograded/ is there already")
+                continue
+            error = self.writer.record_unexecuted(student, self.force)
             state = self.store.state(student)
             if state is not None:  # the stored grade is no longer what the gradebook has: the next run records it
                 self.store.set_state(student, State(**{**state.__dict__, "recorded": False}))
@@ -294,8 +324,8 @@ class Batch:
                     and self.store.results(student) is not None:
                 self.partial.add(student)
             parts = [NotebookJob(graded.name, found[graded.name].path.read_bytes() if found[graded.name].path else None,
-                                 graded, tuple(found[graded.name].notes)) for graded in self.notebooks
-                     if student not in self.partial or graded.name in self.selected]
+                                 graded, (*found[graded.name].notes, *_metadata_note(found[graded.name].path, graded)))
+                     for graded in self.notebooks if student not in self.partial or graded.name in self.selected]
             jobs[student] = Job(student, tuple(parts), self.data_files, self.limits,
                                 tuple(dict.fromkeys((str(self.course), str(self.root), str(self.output.resolve())))))
         return jobs
@@ -369,7 +399,11 @@ class Batch:
             graded.results = merge_results(graded.results, self.store.results(student), kept, self.notebook_names)
             graded.written = {**self.store.written(student), **graded.written}
             digest = f"partial:{digest}"  # a later run without --notebook grades them all again
-        self.store.save(graded, digest, self.version)
+        try:
+            self.store.save(graded, digest, self.version)
+        except Exception as error:  # noqa: BLE001 (a result that cannot be stored fails its student, not the batch)
+            self._failed(student, error)
+            return
         try:
             write_feedback(self.store.student_folder(student), graded.results, student, self.assignment)
         except Exception as error:  # noqa: BLE001 (a plot must never stop the batch)
@@ -408,8 +442,9 @@ class Batch:
         cells = {graded.name.removesuffix(".ipynb"): grade_cells(graded.release_nb) for graded in self.notebooks}
         write_grades_csv(csv_path, self.writer.db_url, self.assignment, cells)
         notes = (usage_summary(outcomes, self.limits.memory_bytes), *self._sandbox_notes(outcomes))
-        if did_work or not html_path.is_file():
-            write_html_report(html_path, self.assignment, outcomes, summary, notes)
+        if did_work or not html_path.is_file():  # the whole class: students --student left out as they are stored
+            everyone = sorted([*outcomes, *self.unselected.values()], key=lambda outcome: outcome.student)
+            write_html_report(html_path, self.assignment, everyone, summary, notes)
         self.console.print(summary)
         for note in notes:
             if note:

@@ -22,10 +22,11 @@ def kernel_name(graded: GradedNotebook, submitted: bytes | None) -> tuple[str | 
     if name:
         return name, "the source notebook's"
     try:
-        metadata = json.loads(submitted or b"{}").get("metadata") or {}
+        metadata = json.loads(submitted or b"{}").get("metadata")
     except (ValueError, AttributeError):  # not JSON, or not a notebook: the engine says so when it grades it
         return None, ""
-    name = (metadata.get("kernelspec") or {}).get("name") if isinstance(metadata, dict) else None
+    kernelspec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    name = kernelspec.get("name") if isinstance(kernelspec, dict) else None
     return (name, "the submitted notebook's") if isinstance(name, str) and name else (None, "")
 
 

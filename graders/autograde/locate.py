@@ -51,6 +51,31 @@ def is_unchanged_release(path: Path, release: NotebookNode) -> bool:
     return found == released
 
 
+def nbgrader_metadata_note(path: Path, release: NotebookNode) -> str | None:
+    """A note when ``nbgrader autograde`` would fail the notebook at ``path`` for its nbgrader metadata: metadata
+    nbgrader cannot validate (another schema version), or cells marked as the assignment's (grade, solution or
+    locked) under grade ids the ``release`` does not have, as when another notebook is handed in under this
+    one's name. The engine grades it against the release all the same. None when nbgrader would take it, or
+    when it is no notebook at all (the engine says so when it grades it)."""
+    from nbgrader.nbgraderformat import SchemaTooNewError, SchemaTooOldError, ValidationError, reads
+
+    try:
+        notebook = reads(path.read_text(encoding="utf-8"), as_version=4)
+    except (ValidationError, SchemaTooOldError, SchemaTooNewError) as error:
+        first = str(error).splitlines()[0][:160]
+        return f"nbgrader autograde would refuse {path.name} ({first}); graded against the release instead"
+    except Exception:  # noqa: BLE001 (not JSON, not a notebook: the engine reports it)
+        return None
+    released = {grade_id(cell) for cell in release.cells}
+    foreign = [grade_id(cell) or "(none)" for cell in notebook.cells
+               if any(cell.metadata.get("nbgrader", {}).get(role) for role in ("grade", "solution", "locked"))
+               and grade_id(cell) not in released]
+    if not foreign:
+        return None
+    return (f"{path.name} has cells of grade ids the release does not have ({', '.join(foreign[:5])}): nbgrader "
+            "autograde would fail it; graded against the release instead (was another notebook handed in?)")
+
+
 def locate_notebook(folder: Path, notebook_name: str, release: NotebookNode) -> Located:
     """The notebook of ``folder`` to grade as ``notebook_name`` (an assignment's only one), with notes naming what
     else is there."""

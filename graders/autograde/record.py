@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import warnings
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import nbformat
@@ -136,6 +137,7 @@ class GradebookWriter:
     def __init__(self, course: Path, assignment: str, store: ResultStore, notebooks: list[str] | None = None,
                  config=None):
         config = copy.deepcopy(config) if config is not None else course_config(course)
+        self.course_settings = copy.deepcopy(config)  # as the course has them, for nbgrader's own runs
         self.create_student = Autograde(config=config).create_student  # cast as nbgrader casts it
         config.ApplyGraderResults.store = str(store.folder)
         config.Autograde.autograde_preprocessors = [
@@ -190,18 +192,38 @@ class GradebookWriter:
         with Gradebook(self.db_url, self.coursedir.course_id) as gradebook:
             return {student.id for student in gradebook.students}
 
-    def record_unexecuted(self, student: str) -> str | None:
-        """``nbgrader autograde --no-execute`` of one student, by nbgrader itself (nothing runs: each test cell is
-        scored from its saved outputs); None when it succeeded, else nbgrader's error."""
-        config = copy.deepcopy(self.config)
-        config.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()
+    def record_unexecuted(self, student: str, force: bool) -> str | None:
+        """``nbgrader autograde --no-execute`` of one student, by nbgrader itself with the course's settings (nothing
+        runs: each test cell is scored from its saved outputs); None when it succeeded, else nbgrader's error."""
+        config = copy.deepcopy(self.course_settings)
         config.Execute.enabled = False
         config.ClearOutput.enabled = False
         api = NbGraderAPI(CourseDirectory(config=config), config=config)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)
-            outcome = api.autograde(self.assignment, student, force=True, create=self.create_student)
+            outcome = api.autograde(self.assignment, student, force=force, create=self.create_student)
         return None if outcome["success"] else f"nbgrader could not take it: {_nbgrader_error(outcome)}"
+
+    def autograded_folder(self, student: str) -> Path:
+        return Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+
+    def remove_autograded(self, student: str, notebook_id: str = "*") -> None:
+        """What nbgrader's converter does for a student it fails: remove their ``autograded/`` folder, or with a
+        ``--notebook`` glob only those notebooks in it, so that formgrader does not show an older grade's files."""
+        folder = self.autograded_folder(student)
+        if notebook_id == "*":
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        for path in folder.glob("*.ipynb"):
+            if fnmatchcase(path.stem, notebook_id):
+                path.unlink(missing_ok=True)
+
+    def newer_submission(self, student: str) -> bool:
+        """nbgrader's rule: the submitted folder's ``timestamp.txt`` is later than the autograded one's."""
+        submitted = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, self.assignment))
+        new = self.coursedir.get_existing_timestamp(str(submitted))
+        old = self.coursedir.get_existing_timestamp(str(self.autograded_folder(student)))
+        return new is not None and old is not None and new > old
 
     def recorded_students(self) -> set[str]:
         """Students with a submission of the assignment in the gradebook."""
@@ -259,13 +281,18 @@ class GradebookWriter:
         results = self.store.results(student)
         if results is None:
             raise RecordingError("no stored result to record")
-        _check_timestamp(submitted)
+        try:
+            _check_timestamp(submitted)
+        except RecordingError:
+            self.remove_autograded(student, notebook_id)  # as nbgrader does for a timestamp it cannot read
+            raise
         ran = [name for name in notebook_names if self.store.executed(student, name) is not None]
+        selected = [name for name in ran if fnmatchcase(Path(name).stem, notebook_id)]
         folder = self._stage(student, submitted, notebook_names)
         try:
             if not ran:  # the engine could not read or find any notebook: nbgrader cannot either
                 self._zero_if_engine_agrees(student, results, "the notebook never ran")
-            else:
+            elif selected:  # with --notebook, a submission without those notebooks has nothing to write: skipped
                 with warnings.catch_warnings():  # SQLAlchemy 2 warns about nbgrader's session use; harmless
                     warnings.simplefilter("ignore", SAWarning)
                     self.api.coursedir.notebook_id = notebook_id

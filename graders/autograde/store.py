@@ -46,6 +46,20 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def storable(written: dict[str, bytes]) -> dict[str, bytes]:
+    """The files a submission's notebooks wrote (relative path -> content) that can be kept side by side: a
+    relative path without ``..``, not below a path that is itself a file (two notebooks may write ``out`` and
+    ``out/x``: the first in path order is kept)."""
+    kept: dict[str, bytes] = {}
+    for relative in sorted(written):
+        parts = Path(relative).parts
+        if not parts or Path(relative).is_absolute() or ".." in parts or len(relative) > 240 \
+                or any(Path(*parts[:end]).as_posix() in kept for end in range(1, len(parts))):
+            continue
+        kept[relative] = written[relative]
+    return kept
+
+
 class ResultStore:
     """Stored grades of one assignment."""
 
@@ -83,7 +97,7 @@ class ResultStore:
         folder = self.student_folder(graded.student)
         (folder / STATE).unlink(missing_ok=True)
         shutil.rmtree(folder / WRITTEN, ignore_errors=True)
-        for relative, content in graded.written.items():  # relative paths of regular files, read by the grader
+        for relative, content in storable(graded.written).items():
             path = folder / WRITTEN / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)

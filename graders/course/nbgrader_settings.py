@@ -35,15 +35,23 @@ def course_config(course: Path, overrides=None):
     """The course's configuration as nbgrader reads it: its ``nbgrader_config.py`` when there is one (nbgrader's
     defaults otherwise), then ``overrides`` (a traitlets ``Config``: nbgrader's command-line options) over it,
     with the course root at ``course`` unless one of them sets another. Environment variables the file sets
-    (for nbgrader's own kernels) are not kept in this process."""
+    (for nbgrader's own kernels) are not kept in this process. With ``CourseDirectory.root`` in ``overrides``
+    (``--course-dir``), that folder's ``nbgrader_config.py`` is read after the course's, as nbgrader reads both
+    the current folder's and the course root's."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     course = Path(course).resolve()
-    has_config = (course / "nbgrader_config.py").is_file()
+    folders = [course]
+    if overrides is not None and "root" in overrides.CourseDirectory:  # --course-dir: its own config too, as nbgrader
+        root = (course / str(overrides.CourseDirectory.root)).resolve()
+        folders += [root] if root != course else []
+    config = Config()
     environment = dict(os.environ)  # a config may set variables for nbgrader's kernels: not for this process
     try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() if has_config else Config()
+        for folder in folders:
+            if (folder / "nbgrader_config.py").is_file():
+                config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config())
     finally:
         os.environ.clear()
         os.environ.update(environment)

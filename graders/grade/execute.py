@@ -92,6 +92,7 @@ del __graders_namespace
 GRADER_CELL = {"graders": {"internal": True}}
 FINAL = "final"  # bring-final.json: every model and History at the end, for the feedback's plots
 KERNEL_LOG = "kernel-output.log"
+GRADER_CELL_SECONDS = 300  # the least time the grader's own first and last cells get, whatever the cell limit
 
 
 @dataclass
@@ -172,7 +173,11 @@ class LimitedClient(NotebookClient):
             self.report.events.append(f"notebook time limit of {self.limits.notebook_seconds} s reached before "
                                       f"{self.labels[cell_index]}")
             raise StopExecution
-        self.timeout = max(1, int(min(self.limits.cell_seconds, remaining)))
+        # The grader's own cells (seeding, the bridge, bringing objects across) are not held to the students' limit
+        # per cell, which nbgrader's Execute.timeout may set to a second or two: only to the notebook's deadline.
+        grader_cell = self.labels[cell_index].startswith("the grader's")
+        per_cell = max(self.limits.cell_seconds, GRADER_CELL_SECONDS) if grader_cell else self.limits.cell_seconds
+        self.timeout = max(1, int(min(per_cell, remaining)))
         self.current, self.current_index = self.labels[cell_index], cell_index
         if is_test_cell(cell):
             await self._check(cell, cell_index)

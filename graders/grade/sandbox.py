@@ -38,6 +38,7 @@ from graders.grade.view import bubblewrap_arguments, etc_files
 GiB = 1024**3
 CONNECTION_FILE = "connection.json"  # in the sandbox's folder: the kernel's, written by the grader
 WRITTEN_BYTES = 16 << 20  # files a notebook writes beside itself, kept for autograded/ (``Sandbox.written_files``)
+WRITTEN_FILES, WRITTEN_DEPTH, WRITTEN_PATH = 256, 8, 200  # ... at most so many, so deep, with paths so long
 MiB = 1024**2
 
 
@@ -348,18 +349,22 @@ class Sandbox:
     def written_files(self, given: set[str], total_bytes: int = WRITTEN_BYTES) -> dict[str, bytes]:
         """The files the kernel left in its working folder, by path relative to it: regular files only (no link
         is followed), none hidden or in a hidden folder (``HOME`` is this folder), none in ``exports/``, none of
-        ``given`` (what the grader put there), up to ``total_bytes`` in all: a folder's files before its subfolders,
-        each in name order, a file too big for what is left is left out.
-        Read after the kernel is gone."""
+        ``given`` (what the grader put there). A folder's files come before its subfolders, each in name order;
+        at most ``WRITTEN_FILES`` files, ``WRITTEN_DEPTH`` folders deep, paths of ``WRITTEN_PATH`` characters,
+        ``total_bytes`` in all (each file counting at least 4 KiB): what does not fit is left out. Read after the
+        kernel is gone."""
         found, total = {}, 0
         for folder, folders, files in os.walk(self.root):
             here = Path(folder).relative_to(self.root)
-            folders[:] = sorted(name for name in folders if not name.startswith(".")
+            depth = 0 if here == Path(".") else len(here.parts)
+            folders[:] = sorted(name for name in folders if not name.startswith(".") and depth < WRITTEN_DEPTH
                                 and (here, name) != (Path("."), self.exports.name))
             for name in sorted(files):
                 relative = (here / name).as_posix()
-                if name.startswith(".") or relative in given:
+                if name.startswith(".") or relative in given or len(relative) > WRITTEN_PATH:
                     continue
+                if len(found) >= WRITTEN_FILES:
+                    return found
                 try:
                     descriptor = os.open(Path(folder) / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
                 except OSError:
@@ -367,9 +372,10 @@ class Sandbox:
                 with os.fdopen(descriptor, "rb") as stream:
                     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                         continue
-                    content = stream.read(total_bytes - total + 1)
-                if total + len(content) <= total_bytes:  # a file over what is left of the budget is left out
-                    found[relative], total = content, total + len(content)
+                    content = stream.read(max(0, total_bytes - total) + 1)
+                cost = max(len(content), 4096)
+                if total + cost <= total_bytes:  # a file over what is left of the budget is left out
+                    found[relative], total = content, total + cost
         return found
 
     def environment(self) -> dict[str, str]:
