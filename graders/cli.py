@@ -129,7 +129,8 @@ def _selfcheck(args: argparse.Namespace) -> int:
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     # Each default: the assignment's grading/ASSIGNMENT.toml [limits], else graders.grade.sandbox.Limits'.
     later = "default: the assignment's [limits], else"
-    parser.add_argument("--cell-timeout", type=int, help=f"seconds per cell ({later} 900)")
+    parser.add_argument("--cell-timeout", type=int, help=f"seconds per cell ({later} nbgrader_config.py's "
+                        "Execute.timeout, else 900)")
     parser.add_argument("--timeout", type=int, help=f"seconds for the whole notebook ({later} 3600)")
     parser.add_argument("--memory-gib", type=float, help=f"memory limit of the kernel, GiB: what it really uses "
                         f"where a cgroup can be made (root), else its address space ({later} 16)")

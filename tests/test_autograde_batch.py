@@ -138,8 +138,8 @@ def test_a_killed_batch_resumes_without_redoing_finished_work(tmp_path, sample_n
                              capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     to_grade = len(students) - len(stored)  # one is graded by the command itself, more by as many local workers
-    where = "this process" if to_grade == 1 else f"{min(to_grade, 2)} local workers x 1 thread(s)"
-    plan = (f"{len(students)} submissions: {to_grade} to grade ({where}), {len(saved_only)} to record, "
+    where = {0: "", 1: " (this process)"}.get(to_grade, " (2 local workers x 1 thread(s))")
+    plan = (f"{len(students)} submissions: {to_grade} to grade{where}, {len(saved_only)} to record, "
             f"{len(finished)} unchanged")
     assert plan in resumed.stdout, resumed.stdout[:2000]
     after = states(course)
@@ -265,8 +265,9 @@ def test_a_grade_the_gradebook_cannot_take_fails_the_batch_loudly_never_as_a_sil
     assert sum(assert_gradebook_agrees(course)["bad_clock"].values()) == 4  # autograded points, before the penalty
     with open(course / "results" / ASSIGNMENT / "grades.csv") as stream:
         rows = {row["student"]: row for row in csv.DictReader(stream)}
-    assert (rows["bad_clock"]["score"], rows["bad_clock"]["late_penalty"]) == ("4", "4")  # a day late: all of it
-    assert (rows["on_time"]["score"], rows["on_time"]["late_penalty"]) == ("4", "0")
+    bad_clock, on_time = rows["bad_clock"], rows["on_time"]  # as nbgrader export: score is raw less the penalty
+    assert (bad_clock["raw_score"], bad_clock["late_penalty"], bad_clock["score"]) == ("4", "4", "0")  # a day late
+    assert (on_time["raw_score"], on_time["late_penalty"], on_time["score"]) == ("4", "0", "4")
 
     # A stored result nbgrader cannot reproduce (a test cell renamed since the release) is flagged.
     store = ResultStore(course / "results" / ASSIGNMENT)

@@ -87,6 +87,33 @@ def test_help_all_lists_the_kits_options_then_nbgraders(capsys):
     text = capsys.readouterr().out
     assert "--scheduler" in text and "--student" in text and "CourseDirectory.student_id" in text
     assert "--no-create" in text
+    for option in (
+        "--CourseDirectory.student_id_exclude",
+        "--Autograde.exclude_overwriting",
+        "--Execute.timeout",
+        "--LateSubmissionPlugin.penalty_method",
+        "--ClearMetadataPreprocessor.enabled",
+    ):
+        assert option in text
+
+
+def test_a_misspelt_option_of_a_known_class_is_named_with_the_closest_spellings():
+    from graders.autograde.nbgrader_options import unknown_options
+
+    config = parse_nbgrader_arguments(
+        [
+            "--CourseDirectory.student_id_exlcude=test1",
+            "--Execute.timeout=2",
+            "--Execute.timout=1",
+            "--SomePlugin.anything=1",
+        ]
+    )
+    assert unknown_options(config) == [
+        "CourseDirectory.student_id_exlcude is not an option of CourseDirectory, and is ignored; did you mean "
+        "CourseDirectory.student_id_exclude, CourseDirectory.student_id?",
+        "Execute.timout is not an option of Execute, and is ignored; did you mean Execute.timeout, "
+        "Execute.timeout_func, Execute.iopub_timeout?",
+    ]
 
 
 @pytest.mark.parametrize("argument", ["--student", "--Execute.timeout"])

@@ -23,6 +23,7 @@ from graders.autograde.cluster import available_cores, dask_client, size_cluster
 from graders.autograde.fingerprint import checks_version, code_version, file_sha, submission_hash
 from graders.autograde.kernelspec import kernel_problem
 from graders.autograde.locate import locate_notebooks, nbgrader_metadata_note
+from graders.autograde.nbgrader_options import unknown_options
 from graders.autograde.record import GradebookError, GradebookWriter, RecordingError
 from graders.autograde.report import (
     Outcome,
@@ -147,6 +148,8 @@ class Batch:
         self.course, self.assignment, self.options = course.resolve(), assignment, options
         self.console = console or make_console()
         self.config = course_config(self.course, options.nbgrader)
+        for line in unknown_options(self.config):  # as nbgrader warns: a typo must not pass unnoticed
+            self.console.print(Text(f"warning: {line}", style="yellow"))
         self.coursedir = coursedir = CourseDirectory(config=self.config)
         self.root = Path(coursedir.root).resolve()
         if coursedir.directory_structure != CourseDirectory.class_traits()["directory_structure"].default():
@@ -260,8 +263,12 @@ class Batch:
         where = self.options.scheduler or ("this process" if len(plan.grade) == 1 else
                                            f"{min(self.sizing.workers, len(plan.grade))} local workers x "
                                            f"{self.sizing.threads} thread(s)")
-        self.console.print(f"{self.assignment}: {len(submissions)} submissions: {len(plan.grade)} to grade "
-                           f"({where}), {len(plan.record)} to record, {len(plan.unchanged)} unchanged")
+        where = f" ({where})" if plan.grade else ""
+        refused = [o for o in self.outcomes.values() if o.status == "failed"]  # before anything ran
+        refused_text = f", {len(refused)} refused" if refused else ""
+        self.console.print(f"{self.assignment}: {len(submissions) + len(refused)} submissions: {len(plan.grade)} to "
+                           f"grade{where}, {len(plan.record)} to record, {len(plan.unchanged)} unchanged"
+                           f"{refused_text}")
         for student in plan.unchanged:
             state, results = self.store.state(student), self.store.results(student)
             errors = grader_errors(results)

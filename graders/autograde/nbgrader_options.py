@@ -97,8 +97,54 @@ def parse_nbgrader_arguments(arguments: list[str]) -> Config:
     return app.cli_config
 
 
+def configurable_classes() -> dict[str, type]:
+    """Every class whose options ``nbgrader autograde`` reads, by name: the app's, the course directory's, the
+    converters', nbgrader's preprocessors and plugins, and the nbconvert and nbclient classes they build on."""
+    import inspect
+
+    import nbgrader.converters
+    import nbgrader.coursedir
+    import nbgrader.plugins
+    import nbgrader.preprocessors
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from traitlets.config import Configurable
+
+    found = {}
+    modules = (nbgrader.converters, nbgrader.coursedir, nbgrader.plugins, nbgrader.preprocessors)
+    roots = [
+        _autograde_app(),
+        ClearMetadataPreprocessor,
+        *(value for module in modules for value in vars(module).values() if inspect.isclass(value)),
+    ]
+    for root in roots:
+        for cls in root.__mro__ if issubclass(root, Configurable) else ():
+            if issubclass(cls, Configurable) and cls.class_traits(config=True):
+                found.setdefault("AutogradeApp" if cls is roots[0] else cls.__name__, cls)
+    return found
+
+
+def unknown_options(config: Config) -> list[str]:
+    """A line for each option of ``config`` that names a known class but none of its options (a typo that
+    nbgrader warns about and would otherwise go unnoticed), with the closest names."""
+    import difflib
+
+    classes, lines = configurable_classes(), []
+    for section in sorted(config):
+        cls = classes.get(section)
+        if cls is None or not hasattr(config[section], "keys"):
+            continue
+        names = sorted(cls.class_trait_names(config=True))
+        for name in sorted(config[section]):
+            if name not in names:
+                near = difflib.get_close_matches(name, names, n=3)
+                hint = f"; did you mean {', '.join(f'{section}.{other}' for other in near)}?" if near else ""
+                lines.append(f"{section}.{name} is not an option of {section}, and is ignored{hint}")
+    return lines
+
+
 def nbgrader_help() -> str:
-    """nbgrader's autograde options and their help, as ``nbgrader autograde --help-all`` lists them."""
+    """nbgrader's autograde options and their help, as ``nbgrader autograde --help-all`` lists them: flags,
+    aliases, then every class's options."""
     import contextlib
     import io
 
@@ -107,4 +153,7 @@ def nbgrader_help() -> str:
     with contextlib.redirect_stdout(buffer):
         app.print_flag_help()
         app.print_alias_help()
+        for name, cls in sorted(configurable_classes().items()):
+            if name != "AutogradeApp":
+                cls.class_print_help()
     return buffer.getvalue()

@@ -102,8 +102,8 @@ def write_grades_csv(path: Path, db_url: str, assignment: str, cells: dict[str, 
 
     ``cells``: notebook (name without ``.ipynb``) -> its graded cells. A
     column is the cell's grade id, or ``NOTEBOOK/GRADE_ID`` when the
-    assignment has several notebooks; score, late penalty and "needs manual
-    grade" are the whole submission's.
+    assignment has several notebooks; raw score, late penalty, score (raw less
+    penalty, as ``nbgrader export``'s) and "needs manual grade" are the whole submission's.
     """
     columns = {(notebook, cell): test_name(cell, notebook, len(cells) > 1)
                for notebook, names in cells.items() for cell in names}
@@ -123,14 +123,15 @@ def write_grades_csv(path: Path, db_url: str, assignment: str, cells: dict[str, 
             rows.append({
                 "student": submission.student_id,
                 **{column: "" if scores.get(key) is None else f"{scores[key]:g}" for key, column in columns.items()},
-                "score": f"{submission.score:g}", "max_score": f"{submission.max_score:g}",
-                "late_penalty": f"{submission.late_submission_penalty or 0:g}",
+                "raw_score": f"{submission.score:g}", "late_penalty": f"{submission.late_submission_penalty or 0:g}",
+                "score": f"{max(0.0, submission.score - (submission.late_submission_penalty or 0)):g}",
+                "max_score": f"{submission.max_score:g}",
                 "needs_manual_grade": str(bool(submission.needs_manual_grade)).lower(),
             })
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, ["student", *columns.values(), "score", "max_score", "late_penalty",
-                                         "needs_manual_grade"])
+        writer = csv.DictWriter(stream, ["student", *columns.values(), "raw_score", "late_penalty", "score",
+                                         "max_score", "needs_manual_grade"])
         writer.writeheader()
         writer.writerows(rows)
     return len(rows)
