@@ -205,9 +205,12 @@ class Batch:
         unwritten = set()
         for student in submissions:
             folder = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
-            ran = [name for name in self.selected if self.store.executed(student, name) is not None]
+            ran = [name for name in self.notebook_names if self.store.executed(student, name) is not None]
+            if self.store.state(student) is not None and not ran:
+                continue  # no notebook of it ever ran (none found, none readable): nbgrader writes no folder for it
+            selected = [name for name in self.selected if name in ran]
             if not folder.is_dir() or (self.coursedir.notebook_id != "*"
-                                       and not all((folder / name).is_file() for name in ran)):
+                                       and not all((folder / name).is_file() for name in selected)):
                 unwritten.add(student)
         return unwritten
 
