@@ -10,7 +10,8 @@ same environment handling, and its exit status is compared with the test's
 ``generate_assignment``, ``validate``) is nbgrader's own.
 
 With ``GRADERS_ROUTE_REPORT`` set, each test's outcome is written there as
-JSON (node id -> passed / failed / skipped, and the failure's last line).
+JSON (node id -> passed / failed / skipped, and the failure's last line); under
+pytest-xdist (``-n``) the controller writes it, from every worker's reports.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _outcomes() -> dict | None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get("GRADERS_ROUTE_REPORT")
-    if target and _outcomes() is not None:
+    worker = hasattr(session.config, "workerinput")  # under pytest-xdist, the controller writes (it sees all)
+    if target and not worker and _outcomes() is not None:
         with open(target, "w") as stream:
             json.dump(_outcomes(), stream, indent=1, sort_keys=True)

@@ -121,8 +121,9 @@ def test_instructor_reviews_scores_and_grades_a_written_answer_in_formgrader(gra
             env={**os.environ, ENV_VAR: str(sample_npz)}, capture_output=True, text=True, timeout=600)
         assert regrade.returncode == 0, regrade.stdout[-3000:] + regrade.stderr[-2000:]
         assert "1 submissions: 1 to grade" in regrade.stdout
-        formgrader.get_by_role("link", name="Manage Assignments").click()  # formgrader reads the gradebook anew
-        formgrader.locator("#main-table tr", has_text=ASSIGNMENT).locator("td.num-submissions a").click()
+        # The submission page has no navigation bar: the frame goes back to the submissions list, which
+        # formgrader reads anew from the gradebook.
+        submission_page.goto(server.url(f"formgrader/manage_submissions/{ASSIGNMENT}"))
         row = formgrader.locator("#main-table tr", has_text="untouched")
         expect(row.locator("td.status")).to_have_text("needs manual grading")  # its written answer, new
         expect(row.locator("td.score")).to_have_text(re.compile(r"^0 / \d+$"))

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from graders.course.nbgrader_settings import with_scripts_on_path
+
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "nbgrader.tests.apps.test_nbgrader_autograde"
 TABLE_ROW = re.compile(r"^\| `(test_[\w\[\]]+)` \| (.+?) \|$")
@@ -65,6 +67,7 @@ def test_the_route_sends_autograde_to_graders_and_the_rest_to_nbgrader(tmp_path,
 
     original = nbgrader.tests.run_nbgrader
     monkeypatch.setattr(os, "environ", os.environ)  # nbgrader's helper leaves a dict copy there: put the real back
+    monkeypatch.setenv("PATH", with_scripts_on_path(os.environ)["PATH"])  # nbgrader's db runs the alembic command
     try:
         route.pytest_configure(Config())
         monkeypatch.chdir(tmp_path)
@@ -80,7 +83,8 @@ def test_the_route_sends_autograde_to_graders_and_the_rest_to_nbgrader(tmp_path,
 @pytest.mark.slow
 def test_nbgraders_own_autograde_tests_pass_against_graders_autograde(tmp_path):
     report = tmp_path / "outcomes.json"
-    env = {**os.environ, "GRADERS_ROUTE_REPORT": str(report)}
+    # nbgrader runs the alembic command: this environment's scripts go on PATH whether or not it is activated
+    env = with_scripts_on_path({**os.environ, "GRADERS_ROUTE_REPORT": str(report)})
     run = subprocess.run(
         [
             sys.executable,
@@ -91,6 +95,8 @@ def test_nbgraders_own_autograde_tests_pass_against_graders_autograde(tmp_path):
             "tests.nbgrader_route",
             "-p",
             "no:cacheprovider",
+            "-n",  # two pytest-xdist workers: a routed autograde waits on its kernel much of the time
+            "2",
             "--pyargs",
             MODULE,
         ],
